@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build and runtime: compiler, CMake, the fixed library choices.
-packages=(g++ cmake ninja-build pkg-config
+packages=(g++ cmake ninja-build pkg-config ccache
           libcli11-dev libfmt-dev libboost-dev libsctp-dev lksctp-tools libusrsctp-dev
           doctest-dev nlohmann-json3-dev libbenchmark-dev)
 # Tests: the fuzzer (clang + its runtime), tshark as an independent decoder, the kernel-SCTP VM,
