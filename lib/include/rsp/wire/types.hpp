@@ -101,7 +101,7 @@ struct TransportAddress {
   TransportProtocol protocol = TransportProtocol::Sctp;
   std::uint16_t port = 0;
   TransportUse use = TransportUse::DataOnly;  // SCTP and TCP carry it; others: DataOnly
-  std::uint16_t dccp_service_code = 0;        // DCCP only
+  std::uint32_t dccp_service_code = 0;        // DCCP only (RFC 5354 §3.3: 32 bits)
   AddressList addresses;
   bool operator==(const TransportAddress&) const = default;
 };
@@ -136,9 +136,10 @@ inline constexpr std::uint32_t kPolicyLoadMax = 0xffffffffu;
 struct PolicyInfo {
   PolicyType type = PolicyType::RoundRobin;
   std::uint32_t weight = 0;            // WRR, WRAND, WRAND-DPF
-  std::uint32_t priority = 0;          // PRIO, PLU, (R)PLU(D)
+  std::uint32_t priority = 0;          // PRIO (the PLU family sends no priority field)
   std::uint32_t load = 0;              // LU family
   std::uint32_t load_degradation = 0;  // LUD family; also PLU's "load increment"
+  // Wire layouts per type: see docs/wire.md (RFC 5356 §4-5; RSPLIB's rserpoolmessage.h).
   std::uint32_t load_dpf = 0;          // *-DPF
   std::uint32_t weight_dpf = 0;        // WRAND-DPF
   std::uint32_t distance = 0;          // *-DPF
