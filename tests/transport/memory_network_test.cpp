@@ -1,0 +1,155 @@
+// The in-memory backend: same Endpoint contract as the real ones, deterministic delivery.
+#include <doctest/doctest.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "rsp/transport/memory_network.hpp"
+
+using namespace rsp;
+using namespace rsp::transport;
+
+namespace {
+
+std::vector<std::byte> bytes(std::string_view s) {
+  std::vector<std::byte> b(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) b[i] = std::byte(static_cast<unsigned char>(s[i]));
+  return b;
+}
+
+// poll() leaves the context stopped once it runs out of work; restart before each step.
+void drain(boost::asio::io_context& io) {
+  io.restart();
+  io.poll();
+}
+
+TransportAddress at(std::uint16_t port) {
+  TransportAddress a;
+  a.port = port;
+  a.addresses.push_back(IpAddress::v4(127, 0, 0, 1));
+  return a;
+}
+
+struct Recorder {
+  std::vector<ReceivedMessage> messages;
+  std::vector<AssociationEvent> events;
+  std::vector<SendFailure> failures;
+  EndpointHandlers handlers() {
+    return {[this](ReceivedMessage&& m) { messages.push_back(std::move(m)); },
+            [this](const AssociationEvent& e) { events.push_back(e); },
+            [this](SendFailure&& f) { failures.push_back(std::move(f)); }, {}};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("memory network: send_to sets up an association and delivers with PPID and stream") {
+  boost::asio::io_context io;
+  MemoryNetwork net(io);
+  auto server = net.open({}).value();
+  EndpointOptions client_options;
+  client_options.listen = false;
+  auto client = net.open(client_options).value();
+  Recorder s, c;
+  server->set_handlers(s.handlers());
+  client->set_handlers(c.handlers());
+  CHECK(server->backend() == Backend::Memory);
+
+  auto id = client->send_to(at(server->local_port()), bytes("hello"), SendInfo{11, 3, true, {}});
+  REQUIRE(id);
+  CHECK(s.messages.empty());  // nothing happens inside the call
+  drain(io);
+  REQUIRE(s.messages.size() == 1);
+  CHECK(s.messages[0].payload == bytes("hello"));
+  CHECK(s.messages[0].ppid == 11);
+  CHECK(s.messages[0].stream == 3);
+  CHECK(s.messages[0].unordered);
+  CHECK(s.messages[0].peer.port == client->local_port());
+  REQUIRE(c.events.size() == 1);
+  CHECK(c.events[0].kind == AssociationEventKind::Up);
+  CHECK(c.events[0].association == *id);
+
+  // Reply on the association the server saw.
+  REQUIRE(server->send(s.messages[0].association, bytes("world"), SendInfo{12, 0, false, {}}));
+  drain(io);
+  REQUIRE(c.messages.size() == 1);
+  CHECK(c.messages[0].association == *id);
+  CHECK(c.messages[0].ppid == 12);
+  CHECK(client->status(*id)->smoothed_rtt.has_value());
+}
+
+TEST_CASE("memory network: connecting to a port nobody listens on reports CannotStart and returns the message") {
+  boost::asio::io_context io;
+  MemoryNetwork net(io);
+  auto client = net.open({}).value();
+  Recorder c;
+  client->set_handlers(c.handlers());
+  auto id = client->send_to(at(40000), bytes("x"), SendInfo{});
+  REQUIRE(id);
+  drain(io);
+  REQUIRE(c.events.size() == 1);
+  CHECK(c.events[0].kind == AssociationEventKind::CannotStart);
+  REQUIRE(c.failures.size() == 1);
+  CHECK(c.failures[0].payload == bytes("x"));
+  CHECK(client->associations().empty());
+}
+
+TEST_CASE("memory network: a failed endpoint's peers see the association lost") {
+  boost::asio::io_context io;
+  MemoryNetwork net(io);
+  auto server = net.open({}).value();
+  auto client = net.open({}).value();
+  Recorder s, c;
+  server->set_handlers(s.handlers());
+  client->set_handlers(c.handlers());
+  auto id = client->connect(at(server->local_port())).value();
+  drain(io);
+  net.fail(server->local_port());
+  drain(io);
+  REQUIRE(c.events.size() == 2);
+  CHECK(c.events[1].kind == AssociationEventKind::Lost);
+  CHECK(c.events[1].association == id);
+  CHECK(client->send(id, bytes("late"), SendInfo{}).error().code == TransportErrc::NoSuchAssociation);
+}
+
+TEST_CASE("memory network: graceful shutdown delivers queued messages before ShutdownComplete") {
+  boost::asio::io_context io;
+  MemoryNetwork net(io);
+  auto server = net.open({}).value();
+  auto client = net.open({}).value();
+  Recorder s, c;
+  server->set_handlers(s.handlers());
+  client->set_handlers(c.handlers());
+  auto id = client->connect(at(server->local_port())).value();
+  drain(io);
+  REQUIRE(client->send(id, bytes("a"), SendInfo{}));
+  REQUIRE(client->send(id, bytes("b"), SendInfo{}));
+  REQUIRE(client->shutdown(id));
+  drain(io);
+  CHECK(s.messages.size() == 2);
+  REQUIRE(s.events.size() == 2);
+  CHECK(s.events[1].kind == AssociationEventKind::ShutdownComplete);
+  CHECK(c.events.back().kind == AssociationEventKind::ShutdownComplete);
+}
+
+TEST_CASE("memory network: a disconnected pair loses its association and cannot reconnect until healed") {
+  boost::asio::io_context io;
+  MemoryNetwork net(io);
+  auto a = net.open({}).value();
+  auto b = net.open({}).value();
+  Recorder ra, rb;
+  a->set_handlers(ra.handlers());
+  b->set_handlers(rb.handlers());
+  (void)a->connect(at(b->local_port()));
+  drain(io);
+  net.disconnect(a->local_port(), b->local_port());
+  drain(io);
+  CHECK(ra.events.back().kind == AssociationEventKind::Lost);
+  CHECK(rb.events.back().kind == AssociationEventKind::Lost);
+  (void)a->connect(at(b->local_port()));
+  drain(io);
+  CHECK(ra.events.back().kind == AssociationEventKind::CannotStart);
+  net.reconnect(a->local_port(), b->local_port());
+  (void)a->connect(at(b->local_port()));
+  drain(io);
+  CHECK(ra.events.back().kind == AssociationEventKind::Up);
+}
