@@ -1,0 +1,229 @@
+// TLV and message framing (RFC 5354 §2, RFC 5352 §2.1, RFC 5353 §2) and RFC 5354 §3's
+// unknown-parameter rule. All length and padding checks of the codec live here.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "decoder.hpp"
+
+namespace rsp::wire::detail {
+
+namespace {
+bool all_zero(std::span<const std::byte> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0}; });
+}
+}  // namespace
+
+std::size_t begin_tlv(std::vector<std::byte>& out, std::uint16_t type) {
+  const std::size_t start = out.size();
+  put_u16(out, type);
+  put_u16(out, 0);  // length, patched by end_tlv()
+  return start;
+}
+
+void end_tlv(std::vector<std::byte>& out, std::size_t start) {
+  const std::size_t length = out.size() - start;
+  if (length > 0xffff) {
+    throw std::length_error(fmt::format("parameter of {} bytes exceeds the 16-bit length", length));
+  }
+  patch_u16(out, start + 2, static_cast<std::uint16_t>(length));
+  out.resize(out.size() + padding_of(length), std::byte{0});
+}
+
+std::size_t begin_message(std::vector<std::byte>& out, std::uint8_t type, std::uint8_t flags) {
+  const std::size_t start = out.size();
+  put_u8(out, type);
+  put_u8(out, flags);
+  put_u16(out, 0);  // length, patched by end_message()
+  return start;
+}
+
+void end_message(std::vector<std::byte>& out, std::size_t start) {
+  // Every parameter is padded, so the message is a multiple of 4 and its length counts all.
+  const std::size_t length = out.size() - start;
+  if (length > kMaxMessageSize) {
+    throw std::length_error(fmt::format("message of {} bytes exceeds the 16-bit length", length));
+  }
+  patch_u16(out, start + 2, static_cast<std::uint16_t>(length));
+}
+
+bool DecodeContext::fail(DecodeError error, std::string what, std::span<const std::byte> echo) {
+  if (failed) return false;
+  failed = true;
+  code = error;
+  message = std::move(what);
+  offending = echo;
+  if (report) report->offending.assign(echo.begin(), echo.end());
+  return false;
+}
+
+bool read_tlv(Reader& r, DecodeContext& c, Tlv& out, const char* where) {
+  const auto start = r.rest();
+  std::uint16_t type = 0, length = 0;
+  if (r.remaining() < kTlvHeaderSize) {
+    return c.fail(DecodeError::Truncated,
+                  fmt::format("{}: {} byte(s) left, a parameter header needs 4", where,
+                              r.remaining()));
+  }
+  (void)r.u16(type);
+  (void)r.u16(length);
+  if (length < kTlvHeaderSize) {
+    return c.fail(DecodeError::BadLength,
+                  fmt::format("{}: parameter 0x{:04x} has length {}, below its 4-byte header",
+                              where, type, length),
+                  start.first(kTlvHeaderSize));
+  }
+  std::span<const std::byte> value;
+  if (!r.bytes(length - kTlvHeaderSize, value)) {
+    return c.fail(DecodeError::Truncated,
+                  fmt::format("{}: parameter 0x{:04x} claims {} bytes, only {} present", where,
+                              type, length, start.size()),
+                  start);
+  }
+  const std::size_t pad = padding_of(length);
+  if (pad != 0 && !r.empty()) {
+    std::span<const std::byte> padding;
+    if (!r.bytes(pad, padding) || !all_zero(padding)) {
+      return c.fail(DecodeError::BadPadding,
+                    fmt::format("{}: parameter 0x{:04x} of length {} is not followed by {} zero "
+                                "padding byte(s)",
+                                where, type, length, pad),
+                    start.first(length));
+    }
+  }
+  out.type = type;
+  out.value = value;
+  out.whole = start.first(length);
+  return true;
+}
+
+bool is_known_parameter(std::uint16_t type) noexcept {
+  return (type >= 0x0001 && type <= 0x000f) || type == 0x803f || type == 0x003f;
+}
+
+ParameterType known_type(std::uint16_t type) noexcept {
+  // RSPLIB's headers spell HROPT 0x003f; the draft and Wireshark 0x803f. Both mean HROPT.
+  if (type == 0x003f) return ParameterType::HandleResolutionOption;
+  return static_cast<ParameterType>(type);
+}
+
+bool ParameterCursor::peek(const Tlv*& out) {
+  out = nullptr;
+  if (have_) {
+    out = &next_;
+    return true;
+  }
+  if (c_.failed) return false;
+  if (c_.depth > kMaxNestingDepth) {
+    return c_.fail(DecodeError::TooDeep,
+                   fmt::format("{}: parameters nested more than {} deep", where_,
+                               kMaxNestingDepth));
+  }
+  while (!r_.empty()) {
+    Tlv t;
+    if (!read_tlv(r_, c_, t, where_)) return false;
+    if (is_known_parameter(t.type)) {
+      next_ = t;
+      have_ = true;
+      out = &next_;
+      return true;
+    }
+    // RFC 5354 §3: the upper two bits of an unknown type say what to do.
+    const unsigned action = t.type >> 14;
+    if (action & 1u) {
+      if (c_.report) c_.report->unrecognized_parameters.emplace_back(t.whole.begin(), t.whole.end());
+    }
+    if (action == 0) {
+      return c_.fail(DecodeError::UnrecognizedParameterNoReport,
+                     fmt::format("{}: unknown parameter type 0x{:04x} (stop, do not report)",
+                                 where_, t.type),
+                     t.whole);
+    }
+    if (action == 1) {
+      return c_.fail(DecodeError::UnrecognizedParameter,
+                     fmt::format("{}: unknown parameter type 0x{:04x} (stop and report)", where_,
+                                 t.type),
+                     t.whole);
+    }
+    // 10: skip; 11: skip and report (recorded above).
+  }
+  return true;
+}
+
+bool ParameterCursor::expect(ParameterType type, Tlv& out, const char* what) {
+  const Tlv* next = nullptr;
+  if (!peek(next)) return false;
+  if (next == nullptr) {
+    return c_.fail(DecodeError::MissingParameter, fmt::format("{}: {} missing", where_, what));
+  }
+  if (known_type(next->type) != type) {
+    return c_.fail(DecodeError::UnexpectedParameter,
+                   fmt::format("{}: expected {} (0x{:04x}), found parameter 0x{:04x}", where_,
+                               what, static_cast<unsigned>(type), next->type),
+                   next->whole);
+  }
+  out = *next;
+  consume();
+  return true;
+}
+
+bool ParameterCursor::optional(ParameterType type, Tlv& out, bool& present) {
+  present = false;
+  const Tlv* next = nullptr;
+  if (!peek(next)) return false;
+  if (next != nullptr && known_type(next->type) == type) {
+    out = *next;
+    consume();
+    present = true;
+  }
+  return true;
+}
+
+bool ParameterCursor::finish() {
+  const Tlv* next = nullptr;
+  if (!peek(next)) return false;
+  if (next != nullptr) {
+    return c_.fail(DecodeError::UnexpectedParameter,
+                   fmt::format("{}: parameter 0x{:04x} not allowed here", where_, next->type),
+                   next->whole);
+  }
+  return true;
+}
+
+bool read_message_header(std::span<const std::byte> bytes, DecodeContext& c, std::uint8_t& type,
+                         std::uint8_t& flags, std::span<const std::byte>& body) {
+  if (bytes.size() > kMaxMessageSize) {
+    return c.fail(DecodeError::TooLarge,
+                  fmt::format("message: {} bytes, above the {}-byte maximum", bytes.size(),
+                              kMaxMessageSize));
+  }
+  Reader r(bytes);
+  std::uint16_t length = 0;
+  if (!r.u8(type) || !r.u8(flags) || !r.u16(length)) {
+    return c.fail(DecodeError::Truncated,
+                  fmt::format("message: {} byte(s), a message header needs 4", bytes.size()));
+  }
+  if (length < 4) {
+    return c.fail(DecodeError::BadLength,
+                  fmt::format("message: length field {} is below the 4-byte header", length));
+  }
+  if (length > bytes.size()) {
+    return c.fail(DecodeError::Truncated,
+                  fmt::format("message: length field says {} bytes, only {} present", length,
+                              bytes.size()));
+  }
+  const auto trailing = bytes.subspan(length);
+  if (trailing.size() > padding_of(length)) {
+    return c.fail(DecodeError::TrailingBytes,
+                  fmt::format("message: {} byte(s) after the {}-byte message", trailing.size(),
+                              length));
+  }
+  if (!all_zero(trailing)) {
+    return c.fail(DecodeError::BadPadding, "message: non-zero padding after the last parameter");
+  }
+  body = bytes.subspan(4, length - 4u);
+  return true;
+}
+
+}  // namespace rsp::wire::detail
