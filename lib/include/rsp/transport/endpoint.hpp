@@ -122,6 +122,11 @@ struct EndpointOptions {
   // Send buffer per endpoint (bytes). The usrsctp/kernel stack's SO_SNDBUF.
   std::size_t send_buffer = 2 * 1024 * 1024;
   std::size_t receive_buffer = 2 * 1024 * 1024;
+  // usrsctp backend only (RFC 6951 §5.1): the UDP port that packets of associations this endpoint
+  // starts are sent to until the peer's own packets show its real port. 0 = the convention (the
+  // peer's SCTP port). Set it to reach a Linux kernel peer that has one UDP port for all its SCTP
+  // sockets (sysctl net.sctp.udp_port; IANA's port for SCTP over UDP is 9899).
+  std::uint16_t remote_udp_port = 0;
 };
 
 // Per-message send parameters (RFC 6458 §5.3.4 sctp_sndinfo).
