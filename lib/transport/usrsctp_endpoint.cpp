@@ -88,6 +88,9 @@ class UsrsctpEndpoint final : public Endpoint, public usrsctp_detail::PacketSink
   void close() override;
 
   void output(Peer& peer, const void* packet, std::size_t length) override;
+  void after_timers() override {
+    if (sctp_ != nullptr && (usrsctp_get_events(sctp_) & SCTP_EVENT_READ) != 0) schedule_drain();
+  }
 
  private:
   struct UdpSocket {
@@ -155,7 +158,7 @@ TransportResult<std::unique_ptr<Endpoint>> open_impl(boost::asio::io_context& io
 }
 
 TransportResult<void> UsrsctpEndpoint::open() {
-  if (auto r = Stack::instance().attach(io_); !r) return r;
+  if (auto r = Stack::instance().attach(io_, *this); !r) return r;
   attached_ = true;
   if (auto r = open_udp(); !r) return r;
   return open_sctp();
@@ -531,7 +534,8 @@ TransportResult<void> UsrsctpEndpoint::send_flag(AssociationId id, std::uint16_t
   sctp_sndinfo snd{};
   snd.snd_flags = flag;
   snd.snd_assoc_id = id;
-  if (usrsctp_sendv(sctp_, nullptr, 0, nullptr, 0, &snd, sizeof snd, SCTP_SENDV_SNDINFO, 0) < 0) {
+  const char none = 0;  // usrsctp wants a buffer even for zero bytes (EFAULT otherwise)
+  if (usrsctp_sendv(sctp_, &none, 0, nullptr, 0, &snd, sizeof snd, SCTP_SENDV_SNDINFO, 0) < 0) {
     return system_error(flag == SCTP_EOF ? "shutdown" : "abort", errno);
   }
   return {};
@@ -820,7 +824,7 @@ void UsrsctpEndpoint::close() {
   handlers_ = {};
   if (attached_) {
     attached_ = false;
-    Stack::instance().detach();
+    Stack::instance().detach(*this);
   }
 }
 

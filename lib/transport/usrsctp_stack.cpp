@@ -35,7 +35,7 @@ Stack& Stack::instance() {
   return stack;
 }
 
-TransportResult<void> Stack::attach(boost::asio::io_context& io) {
+TransportResult<void> Stack::attach(boost::asio::io_context& io, PacketSink& endpoint) {
   if (endpoints_ > 0 && io_ != &io) {
     return make_error(TransportErrc::InvalidArgument,
                       "all usrsctp endpoints of a process must share one io_context");
@@ -46,6 +46,7 @@ TransportResult<void> Stack::attach(boost::asio::io_context& io) {
     tune_sysctls();
     initialised_ = true;
   }
+  endpoint_list_.push_back(&endpoint);
   if (endpoints_++ == 0) {
     io_ = &io;
     timer_ = std::make_unique<boost::asio::steady_timer>(io);
@@ -55,8 +56,10 @@ TransportResult<void> Stack::attach(boost::asio::io_context& io) {
   return {};
 }
 
-void Stack::detach() {
+void Stack::detach(PacketSink& endpoint) {
   if (endpoints_ == 0) return;
+  endpoint_list_.erase(std::remove(endpoint_list_.begin(), endpoint_list_.end(), &endpoint),
+                       endpoint_list_.end());
   if (--endpoints_ == 0) {
     // Without endpoints nothing keeps the io_context busy; run() may return.
     timer_.reset();
@@ -76,6 +79,9 @@ void Stack::schedule_tick() {
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_tick_);
     last_tick_ += elapsed;  // keep the sub-millisecond remainder for the next tick
     usrsctp_handle_timers(static_cast<std::uint32_t>(elapsed.count()));
+    // Copy: an endpoint may not close from after_timers (it only posts), but be safe anyway.
+    const auto endpoints = endpoint_list_;
+    for (auto* e : endpoints) e->after_timers();
     if (timer_.get() == timer) schedule_tick();
   });
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <vector>
+#include <algorithm>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
@@ -23,6 +24,9 @@ struct Peer;
 class PacketSink {
  public:
   virtual void output(Peer& peer, const void* packet, std::size_t length) = 0;
+  // After usrsctp's timers ran: notifications raised there (association lost, INIT given up)
+  // do not always reach the socket upcall, so each endpoint checks its socket.
+  virtual void after_timers() = 0;
 
  protected:
   ~PacketSink() = default;
@@ -47,8 +51,8 @@ class Stack {
 
   // Every usrsctp endpoint attaches while open. The first one initialises usrsctp (once per
   // process) and starts the timer on its io_context; all must share that io_context.
-  TransportResult<void> attach(boost::asio::io_context& io);
-  void detach();
+  TransportResult<void> attach(boost::asio::io_context& io, PacketSink& endpoint);
+  void detach(PacketSink& endpoint);
 
   // Peers of a closed endpoint: usrsctp may still hold their addresses in associations it is
   // freeing, so they stay allocated (with sink == nullptr) for the life of the process.
@@ -64,6 +68,7 @@ class Stack {
   std::unique_ptr<boost::asio::steady_timer> timer_;
   std::chrono::steady_clock::time_point last_tick_{};
   std::vector<std::unique_ptr<Peer>> retired_;
+  std::vector<PacketSink*> endpoint_list_;
 };
 
 }  // namespace rsp::transport::usrsctp_detail

@@ -1,0 +1,120 @@
+// Helpers for the real-socket transport tests: bounded waits on the io_context and a child
+// process running transport_peer.
+#pragma once
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "rsp/transport/endpoint.hpp"
+
+namespace rsp::transport::test {
+
+// Runs the io_context until `done()` holds or `limit` passes; returns done().
+inline bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
+                      std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return false;
+    if (io.stopped()) io.restart();
+    io.run_one_for(deadline - now);
+  }
+  return true;
+}
+
+inline TransportAddress loopback(std::uint16_t port) {
+  TransportAddress a;
+  a.port = port;
+  a.addresses.push_back(IpAddress::v4(127, 0, 0, 1));
+  return a;
+}
+
+inline std::vector<std::byte> pattern(std::size_t size, std::size_t seed = 0) {
+  std::vector<std::byte> b(size);
+  for (std::size_t i = 0; i < size; ++i) b[i] = std::byte(static_cast<unsigned char>((i * 31 + seed) & 0xff));
+  return b;
+}
+
+// Short timers so that a dead or frozen peer is noticed in about a second.
+inline AssociationParameters fast_parameters() {
+  AssociationParameters p;
+  p.rto_initial = std::chrono::milliseconds(200);
+  p.rto_min = std::chrono::milliseconds(100);
+  p.rto_max = std::chrono::milliseconds(300);
+  p.heartbeat_interval = std::chrono::milliseconds(200);
+  p.max_retransmissions = 3;
+  p.path_max_retransmissions = 3;
+  p.max_init_retransmissions = 2;
+  return p;
+}
+
+// transport_peer in echo mode as a child process; killed (SIGKILL) and reaped on destruction.
+class EchoPeer {
+ public:
+  explicit EchoPeer(const std::string& program, std::vector<std::string> args = {}) {
+    int out[2];
+    if (::pipe(out) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::close(out[0]);
+      ::close(out[1]);
+      std::vector<char*> argv;
+      argv.push_back(const_cast<char*>(program.c_str()));
+      static std::string echo = "echo";
+      argv.push_back(echo.data());
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(program.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    out_ = out[0];
+  }
+  ~EchoPeer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::kill(pid_, SIGCONT);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (out_ >= 0) ::close(out_);
+  }
+  EchoPeer(const EchoPeer&) = delete;
+  EchoPeer& operator=(const EchoPeer&) = delete;
+
+  // The port from the child's "port P backend B" line, or 0 if it did not come within 5 s.
+  std::uint16_t port() {
+    std::string line;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (line.find('\n') == std::string::npos) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return 0;
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return 0;
+      char buf[128];
+      const ssize_t n = ::read(out_, buf, sizeof buf);
+      if (n <= 0) return 0;
+      line.append(buf, static_cast<std::size_t>(n));
+    }
+    unsigned port = 0;
+    if (std::sscanf(line.c_str(), "port %u", &port) != 1) return 0;
+    return static_cast<std::uint16_t>(port);
+  }
+  void signal(int sig) const { ::kill(pid_, sig); }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+};
+
+}  // namespace rsp::transport::test

@@ -1,0 +1,273 @@
+// The usrsctp backend on real UDP sockets over loopback (RFC 6951 encapsulation).
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "test_support.hpp"
+
+using namespace rsp;
+using namespace rsp::transport;
+using namespace rsp::transport::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+EndpointOptions udp_options(bool listen = true) {
+  EndpointOptions o;
+  o.backend = Backend::Udp;
+  o.listen = listen;
+  o.parameters = fast_parameters();
+  return o;
+}
+
+struct Recorder {
+  std::vector<ReceivedMessage> messages;
+  std::vector<AssociationEvent> events;
+  std::vector<SendFailure> failures;
+  EndpointHandlers handlers() {
+    return {[this](ReceivedMessage&& m) { messages.push_back(std::move(m)); },
+            [this](const AssociationEvent& e) { events.push_back(e); },
+            [this](SendFailure&& f) { failures.push_back(std::move(f)); }, {}};
+  }
+  bool saw(AssociationEventKind kind) const {
+    for (const auto& e : events)
+      if (e.kind == kind) return true;
+    return false;
+  }
+};
+
+std::unique_ptr<Endpoint> open_udp(boost::asio::io_context& io, const EndpointOptions& o) {
+  auto r = open_endpoint(io, o);
+  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
+  return std::move(r).value();
+}
+
+}  // namespace
+
+TEST_CASE("udp backend: messages of 1 B to 64 KiB travel both ways with PPID, stream and flags intact") {
+  boost::asio::io_context io;
+  auto server = open_udp(io, udp_options());
+  auto client = open_udp(io, udp_options(false));
+  CHECK(server->backend() == Backend::Udp);
+  Recorder s, c;
+  server->set_handlers(s.handlers());
+  client->set_handlers(c.handlers());
+
+  const std::vector<std::size_t> sizes{1, 2, 63, 64, 1000, 1452, 1453, 4096, 9000, 16384, 65535, 65536};
+  AssociationId id = 0;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const SendInfo info{static_cast<std::uint32_t>(1000 + i), static_cast<std::uint16_t>(i % 8), i % 2 == 1, {}};
+    auto r = client->send_to(loopback(server->local_port()), pattern(sizes[i], i), info);
+    REQUIRE(r);
+    if (i > 0) CHECK(*r == id);  // the same association is reused
+    id = *r;
+  }
+  REQUIRE(run_until(io, [&] { return s.messages.size() == sizes.size(); }));
+  // Ordered messages on one stream arrive in order; check each by its PPID.
+  std::map<std::uint32_t, const ReceivedMessage*> by_ppid;
+  for (const auto& m : s.messages) by_ppid[m.ppid] = &m;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const auto* m = by_ppid[static_cast<std::uint32_t>(1000 + i)];
+    REQUIRE(m != nullptr);
+    CHECK(m->payload == pattern(sizes[i], i));
+    CHECK(m->stream == i % 8);
+    CHECK(m->unordered == (i % 2 == 1));
+    CHECK(m->peer.port == client->local_port());
+    REQUIRE(m->peer.addresses.size() == 1);
+    CHECK(m->peer.addresses[0] == IpAddress::v4(127, 0, 0, 1));
+  }
+  // And back on the association the server saw.
+  const AssociationId server_side = s.messages.front().association;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    REQUIRE(server->send(server_side, pattern(sizes[i], i + 7), SendInfo{static_cast<std::uint32_t>(i), 0, false, {}}));
+  }
+  REQUIRE(run_until(io, [&] { return c.messages.size() == sizes.size(); }));
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    CHECK(c.messages[i].association == id);
+    CHECK(c.messages[i].ppid == i);
+    CHECK(c.messages[i].payload == pattern(sizes[i], i + 7));
+  }
+  CHECK(c.saw(AssociationEventKind::Up));
+  CHECK(s.saw(AssociationEventKind::Up));
+  auto st = client->status(id);
+  REQUIRE(st.has_value());
+  CHECK(st->smoothed_rtt.has_value());
+  CHECK(st->outbound_streams == 16);
+}
+
+TEST_CASE("udp backend: one endpoint serves many associations at once") {
+  boost::asio::io_context io;
+  auto server = open_udp(io, udp_options());
+  std::set<AssociationId> seen;
+  std::size_t received = 0;
+  server->set_handlers({[&](ReceivedMessage&& m) {
+                          ++received;
+                          seen.insert(m.association);
+                          (void)server->send(m.association, m.payload, SendInfo{m.ppid, m.stream, false, {}});
+                        },
+                        {}, {}, {}});
+  constexpr std::size_t kClients = 40;
+  constexpr std::size_t kEach = 5;
+  std::vector<std::unique_ptr<Endpoint>> clients;
+  std::vector<std::size_t> echoed(kClients, 0);
+  for (std::size_t i = 0; i < kClients; ++i) {
+    clients.push_back(open_udp(io, udp_options(false)));
+    clients.back()->set_handlers({[&echoed, i](ReceivedMessage&& m) {
+                                    if (m.ppid == i) ++echoed[i];
+                                  },
+                                  {}, {}, {}});
+    for (std::size_t k = 0; k < kEach; ++k) {
+      REQUIRE(clients.back()->send_to(loopback(server->local_port()), pattern(100 + k, i),
+                                      SendInfo{static_cast<std::uint32_t>(i), 0, false, {}}));
+    }
+  }
+  REQUIRE(run_until(io, [&] {
+    for (auto n : echoed)
+      if (n != kEach) return false;
+    return true;
+  }, 10s));
+  CHECK(received == kClients * kEach);
+  CHECK(seen.size() == kClients);
+  CHECK(server->associations().size() == kClients);
+}
+
+TEST_CASE("udp backend: a port-0 endpoint binds the same number for UDP and SCTP") {
+  boost::asio::io_context io;
+  auto ep = open_udp(io, udp_options());
+  const std::uint16_t port = ep->local_port();
+  REQUIRE(port != 0);
+  // The UDP port is really ours: binding it again fails.
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  CHECK(::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) != 0);
+  ::close(fd);
+  // And a second endpoint asking for that port is told so.
+  auto o = udp_options();
+  o.port = port;
+  auto again = open_endpoint(io, o);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code == TransportErrc::AddressInUse);
+}
+
+TEST_CASE("udp backend: an association nobody answers ends in CannotStart and returns the message") {
+  boost::asio::io_context io;
+  // A port that is certainly closed: bind one, note it, close it.
+  auto probe = open_udp(io, udp_options());
+  const std::uint16_t dead_port = probe->local_port();
+  probe->close();
+  auto client = open_udp(io, udp_options(false));
+  Recorder c;
+  client->set_handlers(c.handlers());
+  auto id = client->send_to(loopback(dead_port), pattern(10), SendInfo{5, 0, false, {}});
+  REQUIRE(id);
+  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::CannotStart); }, 10s));
+  REQUIRE(c.failures.size() == 1);
+  CHECK(c.failures[0].payload == pattern(10));
+  CHECK(c.failures[0].info.ppid == 5);
+  CHECK(client->associations().empty());
+}
+
+TEST_CASE("udp backend: shutdown completes on both sides, abort is seen as loss on both sides") {
+  boost::asio::io_context io;
+  auto server = open_udp(io, udp_options());
+  auto client = open_udp(io, udp_options(false));
+  Recorder s, c;
+  server->set_handlers(s.handlers());
+  client->set_handlers(c.handlers());
+
+  auto id = client->send_to(loopback(server->local_port()), pattern(32), SendInfo{});
+  REQUIRE(id);
+  REQUIRE(run_until(io, [&] { return s.messages.size() == 1 && c.saw(AssociationEventKind::Up); }));
+  {
+    auto r = client->shutdown(*id);
+    REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
+  }
+  REQUIRE(run_until(io, [&] {
+    return c.saw(AssociationEventKind::ShutdownComplete) && s.saw(AssociationEventKind::ShutdownComplete);
+  }));
+  CHECK(client->associations().empty());
+  CHECK(server->associations().empty());
+
+  s.events.clear();
+  c.events.clear();
+  auto id2 = client->connect(loopback(server->local_port()));
+  REQUIRE(id2);
+  REQUIRE(run_until(io, [&] { return s.saw(AssociationEventKind::Up) && c.saw(AssociationEventKind::Up); }));
+  REQUIRE(server->abort(s.events.back().association));
+  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::Lost) && s.saw(AssociationEventKind::Lost); }));
+  CHECK(client->send(*id2, pattern(1), SendInfo{}).error().code == TransportErrc::NoSuchAssociation);
+}
+
+TEST_CASE("udp backend: loss of a peer process killed with SIGKILL is detected within seconds") {
+  EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "udp", "--fast"});
+  const std::uint16_t port = peer.port();
+  REQUIRE(port != 0);
+  boost::asio::io_context io;
+  auto client = open_udp(io, udp_options(false));
+  Recorder c;
+  client->set_handlers(c.handlers());
+  auto id = client->send_to(loopback(port), pattern(100), SendInfo{7, 1, false, {}});
+  REQUIRE(id);
+  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }));
+  CHECK(c.messages[0].payload == pattern(100));
+  CHECK(c.messages[0].ppid == 7);
+
+  peer.signal(SIGKILL);
+  const auto killed = std::chrono::steady_clock::now();
+  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::Lost); }, 10s));
+  MESSAGE("loss detected after ", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::now() - killed).count(), " ms");
+  CHECK(client->associations().empty());
+}
+
+TEST_CASE("udp backend: a frozen peer (SIGSTOP) is lost and unacknowledged messages come back whole") {
+  EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "udp", "--fast"});
+  const std::uint16_t port = peer.port();
+  REQUIRE(port != 0);
+  boost::asio::io_context io;
+  auto client = open_udp(io, udp_options(false));
+  Recorder c;
+  client->set_handlers(c.handlers());
+  auto id = client->send_to(loopback(port), pattern(10), SendInfo{});
+  REQUIRE(id);
+  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }));
+
+  peer.signal(SIGSTOP);
+  const std::vector<std::size_t> sizes{1, 3000, 65536, 20};
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    REQUIRE(client->send(*id, pattern(sizes[i], i), SendInfo{static_cast<std::uint32_t>(100 + i), 2, false, {}}));
+  }
+  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::Lost); }, 10s));
+  REQUIRE(c.failures.size() == sizes.size());
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    CHECK(c.failures[i].association == *id);
+    CHECK(c.failures[i].info.ppid == 100 + i);
+    CHECK(c.failures[i].info.stream == 2);
+    CHECK(c.failures[i].payload == pattern(sizes[i], i));
+  }
+}
+
+TEST_CASE("backend selection: explicit option, then RSP_TRANSPORT, then the kernel probe") {
+  ::unsetenv("RSP_TRANSPORT");
+  CHECK(resolve_backend(Backend::Udp) == Backend::Udp);
+  CHECK(resolve_backend(Backend::Kernel) == Backend::Kernel);
+  CHECK(resolve_backend(Backend::Automatic) == (kernel_sctp_available() ? Backend::Kernel : Backend::Udp));
+  ::setenv("RSP_TRANSPORT", "udp", 1);
+  CHECK(resolve_backend(Backend::Automatic) == Backend::Udp);
+  CHECK(resolve_backend(Backend::Kernel) == Backend::Kernel);  // the explicit option wins
+  ::setenv("RSP_TRANSPORT", "kernel", 1);
+  CHECK(resolve_backend(Backend::Automatic) == Backend::Kernel);
+  ::setenv("RSP_TRANSPORT", "bogus", 1);
+  CHECK(resolve_backend(Backend::Automatic) == (kernel_sctp_available() ? Backend::Kernel : Backend::Udp));
+  ::unsetenv("RSP_TRANSPORT");
+  CHECK(parse_backend("usrsctp") == Backend::Udp);
+  CHECK_FALSE(parse_backend("tcp").has_value());
+  CHECK(to_string(Backend::Udp) == "udp");
+}
