@@ -1,0 +1,107 @@
+// Configuration of the ASAP client layer: where the registrars are, and every timer with its
+// unit. Defaults are RFC 5352 §5's where the RFC names a value; docs/asap.md lists them all.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rsp/asap/error.hpp"
+#include "rsp/transport/endpoint.hpp"
+#include "rsp/wire/messages.hpp"
+#include "rsp/wire/types.hpp"
+
+namespace rsp::asap {
+
+using std::chrono::milliseconds;
+
+// Where a PE/PU finds registrars (RFC 5352 §3.6 "ENRP server hunt": a configured list, or
+// servers learned from SERVER_ANNOUNCE, §3.6.1 / §2.2.10).
+struct RegistrarSource {
+  // Registrars given explicitly (the tools' --registrar ADDR:PORT). Tried in order.
+  std::vector<TransportAddress> registrars;
+  // When `registrars` is empty: read RSP_REGISTRAR (comma-separated ADDR:PORT; a bare ADDR means
+  // port 3863). Ignored when `registrars` is not empty.
+  bool use_environment = true;
+  // Listen for SERVER_ANNOUNCE on UDP multicast and add the announced registrars. Used when no
+  // registrar was configured (neither list nor environment), or always with `always_listen`.
+  bool use_announcements = true;
+  bool always_listen = false;
+  IpAddress announce_group = IpAddress::v4(239, 0, 0, 50);
+  std::uint16_t announce_port = wire::kAsapPort;
+  // Local interface address to join the group on (nullopt: the system's choice).
+  std::optional<IpAddress> announce_interface;
+};
+
+// All timers (RFC 5352 §5.1) and thresholds (§5.2) the client uses.
+struct Timers {
+  // T1-ENRPrequest: wait for a HANDLE_RESOLUTION_RESPONSE (and other PU requests).
+  milliseconds request_timeout{15000};
+  // T2-registration / T3-deregistration: wait for a (DE)REGISTRATION_RESPONSE.
+  milliseconds registration_timeout{30000};
+  milliseconds deregistration_timeout{30000};
+  // MAX-REQUEST-RETRANSMIT: retransmissions of one request (to the next registrar of the hunt)
+  // before the operation fails.
+  unsigned max_request_retransmit = 2;
+  // Registration Life sent in the Pool Element parameter (RFC 5354 §3.9); the registrar drops
+  // the PE after it unless renewed.
+  milliseconds registration_lifetime{300000};
+  // T4-reregistration: RFC 5352 §5.1 "10 minutes or 20 seconds less than the Life Timer
+  // parameter ..., whichever is less". nullopt computes exactly that (never below lifetime/2).
+  std::optional<milliseconds> reregistration_interval;
+  // T5-Serverhunt: how long one server-hunt attempt may take (association setup with one
+  // registrar) before the next candidate is tried.
+  milliseconds server_hunt_timeout{5000};
+  // Pause between full rounds over all candidates when none answered (bounded backoff).
+  milliseconds server_hunt_retry_delay{1000};
+  // How many full rounds before NoRegistrar is reported to waiting operations (the hunt itself
+  // continues in the background for a PE).
+  unsigned server_hunt_rounds = 2;
+  // T7-ENRPoutdate: an announced registrar not heard again within this time is forgotten.
+  milliseconds announce_timeout{5000};
+  // Stale.cache.value (RFC 5352 §3.4/§5.2): a cached handle resolution is used for this long.
+  milliseconds stale_cache{30000};
+  // Failover: how long to wait for the new PE's association (CannotStart/timeout -> next PE).
+  milliseconds failover_connect_timeout{1000};
+  // How many PEs one failover may try before FailoverExhausted.
+  unsigned failover_max_attempts = 8;
+
+  // The re-registration interval actually used.
+  milliseconds effective_reregistration_interval() const;
+};
+
+// Everything a Context needs.
+struct AsapConfig {
+  RegistrarSource source;
+  Timers timers;
+  // Backend for every endpoint the client opens (registrar and data associations).
+  transport::Backend backend = transport::Backend::Automatic;
+  // Association parameters for data sessions (PU<->PE). Failover speed depends on how fast SCTP
+  // declares a dead peer: rto_max * (max_retransmissions) and the heartbeat interval.
+  transport::AssociationParameters data_association;
+  // Association parameters towards registrars.
+  transport::AssociationParameters registrar_association;
+};
+
+// Defaults: failover within ~1 s on loopback when the PE's process dies (the kernel/usrsctp
+// ABORT is immediate) and within a few seconds when a PE freezes (heartbeats 500 ms, RTO max
+// 500 ms, 4 retransmissions).
+AsapConfig default_config();
+// Low-latency profile (target: failover <= 200 ms on loopback): RTO 50..100 ms, heartbeats
+// every 50 ms, 2 retransmissions, 100 ms failover connect timeout, 500 ms request timeout,
+// 1 s server hunt timeout, 1 s stale cache. Costs more control traffic; meant for LANs.
+AsapConfig low_latency_config();
+
+// "ADDR:PORT", "[V6]:PORT", or a bare "ADDR" (port `default_port`). Protocol SCTP.
+AsapResult<TransportAddress> parse_transport_address(std::string_view text,
+                                                     std::uint16_t default_port = wire::kAsapPort);
+// A comma-separated list of the above (RSP_REGISTRAR's format); empty items are skipped.
+AsapResult<std::vector<TransportAddress>> parse_registrar_list(std::string_view text);
+// "127.0.0.1:3863", "[::1]:3863" (first address only); for logs and tools.
+std::string format_transport_address(const TransportAddress& address);
+std::string format_ip_address(const IpAddress& address);
+
+}  // namespace rsp::asap
