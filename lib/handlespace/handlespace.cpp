@@ -41,9 +41,8 @@ std::uint64_t splitmix(std::uint64_t& x) {
   return z ^ (z >> 31);
 }
 
-std::vector<TransportSignature> signature_of(const std::vector<TransportAddress>& transports) {
-  std::vector<TransportSignature> sig;
-  sig.reserve(transports.size());
+detail::Signature signature_of(const std::vector<TransportAddress>& transports) {
+  detail::Signature sig;
   for (const auto& t : transports) sig.push_back({t.protocol, t.use});
   std::sort(sig.begin(), sig.end(), [](const auto& a, const auto& b) {
     return a.protocol != b.protocol ? a.protocol < b.protocol : a.use < b.use;
@@ -90,11 +89,6 @@ std::uint64_t Handlespace::Impl::random_below(std::uint64_t bound) {
   return static_cast<std::uint64_t>((static_cast<u128>(random()) * bound) >> 64);
 }
 
-std::uint32_t Handlespace::Impl::find_pool(const PoolHandle& handle) const noexcept {
-  const auto it = pool_by_handle.find(handle);
-  return it == pool_by_handle.end() ? kNone : it->second;
-}
-
 std::uint32_t Handlespace::Impl::allocate_element() {
   if (free_elements != kNone) {
     const std::uint32_t e = free_elements;
@@ -102,12 +96,11 @@ std::uint32_t Handlespace::Impl::allocate_element() {
     elements[e] = Element{};
     return e;
   }
-  elements.emplace_back();
-  return static_cast<std::uint32_t>(elements.size() - 1);
+  return elements.append();
 }
 
 std::uint32_t Handlespace::Impl::create_pool(const PoolHandle& handle, PolicyType policy,
-                                             std::vector<TransportSignature> transports) {
+                                             detail::Signature transports) {
   std::uint32_t index;
   if (!free_pools.empty()) {
     index = free_pools.back();
@@ -119,26 +112,24 @@ std::uint32_t Handlespace::Impl::create_pool(const PoolHandle& handle, PolicyTyp
   }
   Pool& pool = *pools[index];
   pool.handle = handle;
+  pool.handle_hash = detail::hash_handle(handle.view());
   pool.policy = policy;
   pool.method = *selection_method(policy);
   pool.transports = std::move(transports);
-  pool_by_handle.emplace(handle, index);
+  pool_order.emplace(handle, index);
+  pool_by_handle.insert(pools, pool.handle_hash, index);
   return index;
 }
 
 // The pool's only element changed its policy: rebuild the (single-element) policy index.
 void Handlespace::Impl::reset_pool_policy(Pool& pool, PolicyType policy) {
   for (std::uint32_t e : pool.members) policy_erase(pool, e);
-  const std::vector<std::uint32_t> members = pool.members;
-  pool.members.clear();
   pool.weights.clear();
-  pool.buckets.clear();
   pool.cursor = 0;
   pool.policy = policy;
   pool.method = *selection_method(policy);
-  for (std::uint32_t e : members) {
-    elements[e].pos = static_cast<std::uint32_t>(pool.members.size());
-    pool.members.push_back(e);
+  for (std::uint32_t e : pool.members) {
+    elements[e].state = 0;
     policy_insert(pool, e);
   }
 }
@@ -217,17 +208,22 @@ HsResult<RegistrationOutcome> Handlespace::Impl::register_element(const PoolHand
       link_owner(existing);
     }
     if (el.home != r.home_registrar) {
-      unlink_home(existing);
+      remove_home(existing);
       el.home = r.home_registrar;
-      link_home(existing);
+      add_home(existing);
     }
     el.lifetime_ms = static_cast<std::uint32_t>(lifetime_ms);
-    el.expiry_ns = to_ns(now + r.lifetime);
-    heap_update(existing);
+    const std::int64_t expiry = to_ns(now + r.lifetime);
+    if (expiry != el.expiry_ns) {
+      el.expiry_ns = expiry;
+      heap_update(existing);
+    }
     el.blob = detail::PackedBlob(r.user_transports, r.metadata);
+    const std::uint32_t old_key = current_key(pool, existing);
     el.values = values_of(r.policy);
-    el.degradation = 0;  // RFC 5356 §5.2: re-registration resets the degradation
-    policy_refresh(pool, existing);
+    // RFC 5356 §5.2: re-registration resets the degradation (RR/WRR keep their round).
+    if (pool.method != SelectionMethod::RoundRobin) el.state = 0;
+    policy_refresh(pool, existing, old_key);
     return RegistrationOutcome::Updated;
   }
 
@@ -256,10 +252,11 @@ HsResult<RegistrationOutcome> Handlespace::Impl::register_element(const PoolHand
   el.blob = detail::PackedBlob(r.user_transports, r.metadata);
   el.pos = static_cast<std::uint32_t>(pool.members.size());
   pool.members.push_back(e);
+  pool.member_ids.push_back(r.id);
   policy_insert(pool, e);
-  by_id.set(id_key(p, r.id), e);
+  by_id.insert(elements, detail::hash_id(p, r.id), e);
   link_owner(e);
-  link_home(e);
+  add_home(e);
   heap_push(e);
   ++element_count;
   return RegistrationOutcome::Added;
@@ -270,24 +267,28 @@ void Handlespace::Impl::remove_element(std::uint32_t e) {
   const std::uint32_t p = el.pool;
   Pool& pool = *pools[p];
   policy_erase(pool, e);
-  // Swap-with-last keeps the member array dense (RoundRobin cursor, Weighted positions).
+  // Swap-with-last keeps the member arrays dense (RoundRobin cursor, Weighted positions).
   const std::uint32_t pos = el.pos;
-  const std::uint32_t last = pool.members.back();
+  const std::size_t last_pos = pool.members.size() - 1;
+  const std::uint32_t last = pool.members[last_pos];
+  const bool weighted = has_weights(pool);
   if (last != e) {
     pool.members[pos] = last;
+    pool.member_ids[pos] = pool.member_ids[last_pos];
     elements[last].pos = pos;
-    if (has_weights(pool)) pool.weights.set(pos, pool.weights.value(pool.members.size() - 1));
+    if (weighted) pool.weights.set(pos, pool.weights.value(last_pos));
   }
-  if (has_weights(pool)) {
-    pool.weights.set(pool.members.size() - 1, 0);
+  if (weighted) {
+    pool.weights.set(last_pos, 0);
     pool.weights.pop_back();
   }
   pool.members.pop_back();
+  pool.member_ids.pop_back();
   if (pool.cursor >= pool.members.size()) pool.cursor = 0;
 
-  by_id.erase(id_key(p, el.id));
+  by_id.erase(detail::hash_id(p, el.id), e);
   unlink_owner(e);
-  unlink_home(e);
+  remove_home(e);
   heap_remove(e);
   el.blob = detail::PackedBlob();
   el.pool = kNone;
@@ -296,24 +297,30 @@ void Handlespace::Impl::remove_element(std::uint32_t e) {
   --element_count;
 
   if (pool.members.empty()) {
-    pool_by_handle.erase(pool.handle);
+    pool_by_handle.erase(pool.handle_hash, p);
+    pool_order.erase(pool.handle);
     pools[p].reset();
     free_pools.push_back(p);
   }
 }
 
-// ---- owner and home-registrar lists (intrusive, doubly linked through element indices) ----
+// ---- owner lists (intrusive, doubly linked through element indices) ----
 
 void Handlespace::Impl::link_owner(std::uint32_t e) {
   Element& el = elements[e];
   el.owner_prev = el.owner_next = kNone;
   if (el.owner == kNoOwner) return;
-  const std::uint32_t head = by_owner.find(el.owner);
-  if (head != kNone) {
-    el.owner_next = head;
-    elements[head].owner_prev = e;
+  const std::uint32_t hash = detail::hash_owner(el.owner);
+  const std::uint32_t head = by_owner.find(elements, hash, el.owner);
+  if (head == kNone) {
+    by_owner.insert(elements, hash, e);
+    return;
   }
-  by_owner.set(el.owner, e);
+  // Insert after the head: the index keeps pointing at the same element.
+  el.owner_prev = head;
+  el.owner_next = elements[head].owner_next;
+  if (el.owner_next != kNone) elements[el.owner_next].owner_prev = e;
+  elements[head].owner_next = e;
 }
 
 void Handlespace::Impl::unlink_owner(std::uint32_t e) {
@@ -322,42 +329,32 @@ void Handlespace::Impl::unlink_owner(std::uint32_t e) {
   if (el.owner_prev != kNone) {
     elements[el.owner_prev].owner_next = el.owner_next;
   } else if (el.owner_next != kNone) {
-    by_owner.set(el.owner, el.owner_next);
+    by_owner.replace(detail::hash_owner(el.owner), e, el.owner_next);
   } else {
-    by_owner.erase(el.owner);
+    by_owner.erase(detail::hash_owner(el.owner), e);
   }
   if (el.owner_next != kNone) elements[el.owner_next].owner_prev = el.owner_prev;
   el.owner_prev = el.owner_next = kNone;
 }
 
-void Handlespace::Impl::link_home(std::uint32_t e) {
-  Element& el = elements[e];
+// ---- per-home-registrar counts and checksums (RFC 5353) ----
+
+void Handlespace::Impl::add_home(std::uint32_t e) {
+  const Element& el = elements[e];
   detail::HomeInfo& home = homes[el.home];
-  el.home_prev = kNone;
-  el.home_next = home.head;
-  if (home.head != kNone) elements[home.head].home_prev = e;
-  home.head = e;
   ++home.count;
   const std::uint32_t words = element_checksum_words(pools[el.pool]->handle.view(), el.id);
   home.checksum.add(words);
   total_checksum.add(words);
 }
 
-void Handlespace::Impl::unlink_home(std::uint32_t e) {
-  Element& el = elements[e];
+void Handlespace::Impl::remove_home(std::uint32_t e) {
+  const Element& el = elements[e];
   const auto it = homes.find(el.home);
-  detail::HomeInfo& home = it->second;
-  if (el.home_prev != kNone) {
-    elements[el.home_prev].home_next = el.home_next;
-  } else {
-    home.head = el.home_next;
-  }
-  if (el.home_next != kNone) elements[el.home_next].home_prev = el.home_prev;
-  el.home_prev = el.home_next = kNone;
   const std::uint32_t words = element_checksum_words(pools[el.pool]->handle.view(), el.id);
-  home.checksum.remove(words);
+  it->second.checksum.remove(words);
   total_checksum.remove(words);
-  if (--home.count == 0) homes.erase(it);
+  if (--it->second.count == 0) homes.erase(it);
 }
 
 // ---- expiry heap (binary min-heap on expiry; elements know their heap position) ----
@@ -416,14 +413,13 @@ void Handlespace::Impl::heap_update(std::uint32_t e) {
   }
 }
 
-std::vector<PoolElementKey> Handlespace::Impl::remove_list(std::uint32_t first, bool owner_list) {
+std::vector<PoolElementKey> Handlespace::Impl::remove_all(const std::vector<std::uint32_t>& victims) {
   std::vector<PoolElementKey> removed;
-  for (std::uint32_t e = first; e != kNone;) {
+  removed.reserve(victims.size());
+  for (std::uint32_t e : victims) {
     const Element& el = elements[e];
-    const std::uint32_t next = owner_list ? el.owner_next : el.home_next;
     removed.push_back({pools[el.pool]->handle, el.id});
     remove_element(e);
-    e = next;
   }
   return removed;
 }
@@ -482,28 +478,37 @@ std::optional<TimePoint> Handlespace::next_expiry() const {
 
 std::vector<PoolElementKey> Handlespace::remove_owner(OwnerTag owner) {
   if (owner == kNoOwner) return {};
-  return impl_->remove_list(impl_->by_owner.find(owner), true);
+  std::vector<std::uint32_t> victims;
+  const std::uint32_t head =
+      impl_->by_owner.find(impl_->elements, detail::hash_owner(owner), owner);
+  for (std::uint32_t e = head; e != kNone; e = impl_->elements[e].owner_next) victims.push_back(e);
+  return impl_->remove_all(victims);
 }
 
+// Registrar failures are rare: a scan of the element array keeps per-element memory down
+// (no per-registrar list links) and costs a few milliseconds per million elements.
 std::vector<PoolElementKey> Handlespace::remove_home_registrar(RegistrarId registrar) {
-  const auto it = impl_->homes.find(registrar);
-  if (it == impl_->homes.end()) return {};
-  return impl_->remove_list(it->second.head, false);
+  if (impl_->homes.find(registrar) == impl_->homes.end()) return {};
+  std::vector<std::uint32_t> victims;
+  for (std::uint32_t e = 0; e < impl_->elements.size(); ++e) {
+    const Element& el = impl_->elements[e];
+    if (el.pool != kNone && el.home == registrar) victims.push_back(e);
+  }
+  return impl_->remove_all(victims);
 }
 
 std::size_t Handlespace::reassign_home_registrar(RegistrarId from, RegistrarId to) {
-  if (from == to) return 0;
-  const auto it = impl_->homes.find(from);
-  if (it == impl_->homes.end()) return 0;
-  std::vector<std::uint32_t> moving;
-  for (std::uint32_t e = it->second.head; e != kNone; e = impl_->elements[e].home_next)
-    moving.push_back(e);
-  for (std::uint32_t e : moving) {
-    impl_->unlink_home(e);
-    impl_->elements[e].home = to;
-    impl_->link_home(e);
+  if (from == to || impl_->homes.find(from) == impl_->homes.end()) return 0;
+  std::size_t moved = 0;
+  for (std::uint32_t e = 0; e < impl_->elements.size(); ++e) {
+    Element& el = impl_->elements[e];
+    if (el.pool == kNone || el.home != from) continue;
+    impl_->remove_home(e);
+    el.home = to;
+    impl_->add_home(e);
+    ++moved;
   }
-  return moving.size();
+  return moved;
 }
 
 }  // namespace rsp::handlespace

@@ -27,7 +27,7 @@ PoolElement Handlespace::Impl::materialize(std::uint32_t e) const {
   pe.policy.load_dpf = el.values.load_dpf;
   pe.policy.weight_dpf = el.values.weight_dpf;
   pe.policy.distance = el.values.distance;
-  pe.degradation = el.degradation;
+  pe.degradation = pool.method == SelectionMethod::RoundRobin ? 0 : el.state;
   pe.owner = el.owner;
   pe.metadata = el.blob.metadata();
   return pe;
@@ -61,7 +61,7 @@ std::size_t Handlespace::pool_size(const PoolHandle& handle) const {
   return p == kNone ? 0 : impl_->pools[p]->members.size();
 }
 
-std::size_t Handlespace::pool_count() const noexcept { return impl_->pool_by_handle.size(); }
+std::size_t Handlespace::pool_count() const noexcept { return impl_->pool_order.size(); }
 std::size_t Handlespace::element_count() const noexcept { return impl_->element_count; }
 
 HsResult<void> Handlespace::update_policy(const PoolHandle& handle, PoolElementId id,
@@ -78,17 +78,18 @@ HsResult<void> Handlespace::update_policy(const PoolHandle& handle, PoolElementI
     return make_error(HandlespaceError::PoolingPolicyInconsistent,
                       "pool uses " + std::string(policy_name(pool.policy)));
   Element& el = impl_->elements[e];
+  const std::uint32_t old_key = impl_->current_key(pool, e);
   el.values = {policy.weight,     policy.priority,   policy.load,    policy.load_degradation,
                policy.load_dpf,   policy.weight_dpf, policy.distance};
-  el.degradation = 0;
-  impl_->policy_refresh(pool, e);
+  if (pool.method != SelectionMethod::RoundRobin) el.state = 0;  // RFC 5356 §5.2
+  impl_->policy_refresh(pool, e, old_key);
   return {};
 }
 
 std::vector<PoolHandle> Handlespace::pool_handles() const {
   std::vector<PoolHandle> handles;
-  handles.reserve(impl_->pool_by_handle.size());
-  for (const auto& [handle, index] : impl_->pool_by_handle) handles.push_back(handle);
+  handles.reserve(impl_->pool_order.size());
+  for (const auto& [handle, index] : impl_->pool_order) handles.push_back(handle);
   return handles;
 }
 
@@ -96,14 +97,14 @@ std::vector<PoolElementId> Handlespace::element_ids(const PoolHandle& handle) co
   std::vector<PoolElementId> ids;
   const std::uint32_t p = impl_->find_pool(handle);
   if (p == kNone) return ids;
-  for (std::uint32_t e : impl_->pools[p]->members) ids.push_back(impl_->elements[e].id);
+  ids = impl_->pools[p]->member_ids;
   std::sort(ids.begin(), ids.end());
   return ids;
 }
 
 void Handlespace::for_each(
     const std::function<void(const PoolHandle&, const PoolElement&)>& visit) const {
-  for (const auto& [handle, p] : impl_->pool_by_handle) {
+  for (const auto& [handle, p] : impl_->pool_order) {
     for (PoolElementId id : element_ids(handle))
       visit(handle, impl_->materialize(impl_->find_element(p, id)));
   }
@@ -113,7 +114,7 @@ std::vector<std::pair<PoolHandle, PoolElement>> Handlespace::elements_after(
     const PoolHandle& handle, PoolElementId id, std::size_t limit) const {
   std::vector<std::pair<PoolHandle, PoolElement>> page;
   if (limit == 0) return page;
-  for (auto it = impl_->pool_by_handle.lower_bound(handle); it != impl_->pool_by_handle.end();
+  for (auto it = impl_->pool_order.lower_bound(handle); it != impl_->pool_order.end();
        ++it) {
     const bool same_pool = it->first == handle;
     for (PoolElementId pe : element_ids(it->first)) {

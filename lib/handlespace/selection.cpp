@@ -12,76 +12,48 @@ using detail::Pool;
 
 // ---- per-policy indices ----
 
-void Handlespace::Impl::bucket_append(Pool& pool, std::uint32_t e) {
-  Element& el = elements[e];
-  detail::Bucket& b = pool.buckets[el.key];
-  el.link_prev = b.tail;
-  el.link_next = kNone;
-  if (b.tail != kNone) {
-    elements[b.tail].link_next = e;
-  } else {
-    b.head = e;
-  }
-  b.tail = e;
-}
-
-void Handlespace::Impl::bucket_unlink(Pool& pool, std::uint32_t e) {
-  Element& el = elements[e];
-  const auto it = pool.buckets.find(el.key);
-  detail::Bucket& b = it->second;
-  if (el.link_prev != kNone) {
-    elements[el.link_prev].link_next = el.link_next;
-  } else {
-    b.head = el.link_next;
-  }
-  if (el.link_next != kNone) {
-    elements[el.link_next].link_prev = el.link_prev;
-  } else {
-    b.tail = el.link_prev;
-  }
-  el.link_prev = el.link_next = kNone;
-  if (b.head == kNone) pool.buckets.erase(it);
+std::uint32_t Handlespace::Impl::current_key(const Pool& pool, std::uint32_t e) const {
+  if (pool.method != SelectionMethod::Ordered) return 0;
+  const Element& el = elements[e];
+  return static_cast<std::uint32_t>(detail::ordered_key(pool.policy, el.values, el.state));
 }
 
 void Handlespace::Impl::policy_insert(Pool& pool, std::uint32_t e) {
   Element& el = elements[e];
   switch (pool.method) {
     case SelectionMethod::RoundRobin:
-      el.uses = 0;
       break;
     case SelectionMethod::Ordered:
-      el.key = detail::ordered_key(pool.policy, el.values, el.degradation);
-      bucket_append(pool, e);
+      ordered_insert(pool, e, current_key(pool, e));
       break;
     case SelectionMethod::Weighted:
       if (has_weights(pool))
-        pool.weights.push_back(detail::selection_weight(pool.policy, el.values, el.degradation));
+        pool.weights.push_back(detail::selection_weight(pool.policy, el.values, el.state));
       break;
   }
 }
 
-// Weighted positions are removed by remove_element together with the member array.
+// Weighted positions are removed by remove_element together with the member arrays.
 void Handlespace::Impl::policy_erase(Pool& pool, std::uint32_t e) {
-  if (pool.method == SelectionMethod::Ordered) bucket_unlink(pool, e);
+  if (pool.method == SelectionMethod::Ordered) ordered_erase(pool, e);
 }
 
-void Handlespace::Impl::policy_refresh(Pool& pool, std::uint32_t e) {
+void Handlespace::Impl::policy_refresh(Pool& pool, std::uint32_t e, std::uint32_t old_key) {
   Element& el = elements[e];
   switch (pool.method) {
     case SelectionMethod::RoundRobin:
       break;
     case SelectionMethod::Ordered: {
-      const std::uint64_t key = detail::ordered_key(pool.policy, el.values, el.degradation);
-      if (key != el.key) {  // an unchanged key keeps its place in the round-robin order
-        bucket_unlink(pool, e);
-        el.key = key;
-        bucket_append(pool, e);
+      const std::uint32_t key = current_key(pool, e);
+      if (key != old_key) {  // an unchanged key keeps its place in the round-robin order
+        ordered_erase(pool, e);
+        ordered_insert(pool, e, key);
       }
       break;
     }
     case SelectionMethod::Weighted:
       if (has_weights(pool))
-        pool.weights.set(el.pos, detail::selection_weight(pool.policy, el.values, el.degradation));
+        pool.weights.set(el.pos, detail::selection_weight(pool.policy, el.values, el.state));
       break;
   }
 }
@@ -110,17 +82,16 @@ std::size_t Handlespace::Impl::select_round_robin(Pool& pool, std::size_t n, std
   const std::size_t size = pool.members.size();
   std::size_t i = pool.cursor;
   for (std::size_t k = 0; k < n; ++k) {
-    Element& el = elements[pool.members[i]];
-    out[k] = el.id;
-    if (k < inc) ++el.uses;
+    out[k] = pool.member_ids[i];
+    if (k < inc) ++elements[pool.members[i]].state;
     if (++i == size) i = 0;
   }
   const bool weighted = pool.policy == PolicyType::WeightedRoundRobin;
   for (std::size_t steps = 0; steps < size; ++steps) {
     Element& head = elements[pool.members[pool.cursor]];
     const std::uint32_t share = weighted ? std::max<std::uint32_t>(head.values.weight, 1) : 1;
-    if (head.uses < share) break;
-    head.uses = 0;
+    if (head.state < share) break;
+    head.state = 0;
     if (++pool.cursor == size) pool.cursor = 0;
   }
   return n;
@@ -129,51 +100,86 @@ std::size_t Handlespace::Impl::select_round_robin(Pool& pool, std::size_t n, std
 // Ascending key (least used first, or highest priority first); equal keys in round-robin
 // order: a used element moves to the back of its key's queue (RFC 5356 §5.1.2). The
 // degradation policies add the PE's load degradation to each used element (§5.2.2).
+// The smallest buckets are visited in heap order through a small frontier of candidates.
 std::size_t Handlespace::Impl::select_ordered(Pool& pool, std::size_t n, std::size_t inc,
                                               std::span<PoolElementId> out) {
-  std::uint32_t picked[64];
-  std::vector<std::uint32_t> picked_heap;
-  std::uint32_t* chosen = picked;
-  if (inc > std::size(picked)) {
-    picked_heap.resize(inc);
-    chosen = picked_heap.data();
+  std::uint32_t picked_small[64];
+  std::vector<std::uint32_t> picked_large;
+  std::uint32_t* chosen = picked_small;
+  if (inc > std::size(picked_small)) {
+    picked_large.resize(inc);
+    chosen = picked_large.data();
   }
   std::size_t k = 0;
-  for (auto it = pool.buckets.begin(); it != pool.buckets.end() && k < n; ++it) {
-    for (std::uint32_t e = it->second.head; e != kNone && k < n; e = elements[e].link_next) {
+  const auto& heap = pool.bucket_heap;
+  // Heap positions whose bucket is not visited yet: at most one more than visited buckets.
+  std::uint32_t frontier_small[72];
+  std::vector<std::uint32_t> frontier_large;
+  std::uint32_t* frontier = frontier_small;
+  if (n + 2 > std::size(frontier_small)) {
+    frontier_large.resize(n + 2);
+    frontier = frontier_large.data();
+  }
+  std::size_t frontier_size = 0;
+  std::size_t next_pos = 0;
+  for (;;) {
+    const detail::KeyBucket& b = pool.buckets[heap[next_pos].bucket];
+    for (std::uint32_t e = b.head; e != kNone && k < n; e = elements[e].link_next) {
       if (k < inc) chosen[k] = e;
       out[k++] = elements[e].id;
     }
+    if (k == n) break;
+    for (std::size_t child = 2 * next_pos + 1; child <= 2 * next_pos + 2; ++child) {
+      if (child < heap.size()) frontier[frontier_size++] = static_cast<std::uint32_t>(child);
+    }
+    if (frontier_size == 0) break;
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < frontier_size; ++i) {
+      if (heap[frontier[i]].key < heap[frontier[best]].key) best = i;
+    }
+    next_pos = frontier[best];
+    frontier[best] = frontier[--frontier_size];
   }
   const bool degrade = policy_uses_degradation(pool.policy);
   for (std::size_t i = 0; i < inc; ++i) {
     const std::uint32_t e = chosen[i];
     Element& el = elements[e];
-    bucket_unlink(pool, e);
+    ordered_erase(pool, e);
     if (degrade) {
-      el.degradation = static_cast<std::uint32_t>(
-          detail::saturate32(std::uint64_t{el.degradation} + el.values.load_degradation));
-      el.key = detail::ordered_key(pool.policy, el.values, el.degradation);
+      el.state = static_cast<std::uint32_t>(
+          detail::saturate32(std::uint64_t{el.state} + el.values.load_degradation));
     }
-    bucket_append(pool, e);
+    ordered_insert(pool, e, current_key(pool, e));
   }
   return k;
 }
 
 // Random (RFC 5356 §4.3) draws uniformly; the others with probability proportional to their
-// weight (§4.4, §5.4), without replacement: a chosen element's weight is set to 0 until the
-// draw is complete. Fenwick tree: O(log n) per draw.
+// weight (§4.4, §5.4), without replacement. A draw that hits an element already chosen is
+// repeated, which yields exactly the conditional distribution of drawing from the remaining
+// elements; after a few repeats (a pool dominated by the chosen weights) the chosen weights are
+// zeroed instead. Weight tree: O(log16 n) per draw.
 std::size_t Handlespace::Impl::select_weighted(Pool& pool, std::size_t n, std::size_t inc,
                                                std::span<PoolElementId> out) {
   const std::size_t size = pool.members.size();
+  std::uint32_t small[64];
+  std::vector<std::uint32_t> large;
+  std::uint32_t* chosen = small;  // positions
+  if (n > std::size(small)) {
+    large.resize(n);
+    chosen = large.data();
+  }
+  const auto already = [&](std::size_t k, std::uint32_t pos) {
+    return std::find(chosen, chosen + k, pos) != chosen + k;
+  };
+
   if (!has_weights(pool)) {
-    if (n * 2 <= size && n <= 64) {
-      std::uint32_t chosen[64];
+    if (n * 2 <= size && n <= std::size(small)) {
       for (std::size_t k = 0; k < n;) {
         const auto pos = static_cast<std::uint32_t>(random_below(size));
-        if (std::find(chosen, chosen + k, pos) != chosen + k) continue;  // without replacement
+        if (already(k, pos)) continue;
         chosen[k] = pos;
-        out[k++] = elements[pool.members[pos]].id;
+        out[k++] = pool.member_ids[pos];
       }
     } else {
       // Many of few: a partial Fisher-Yates shuffle of the positions.
@@ -182,20 +188,14 @@ std::size_t Handlespace::Impl::select_weighted(Pool& pool, std::size_t n, std::s
       for (std::size_t k = 0; k < n; ++k) {
         const std::size_t j = k + random_below(size - k);
         std::swap(positions[k], positions[j]);
-        out[k] = elements[pool.members[positions[k]]].id;
+        out[k] = pool.member_ids[positions[k]];
       }
     }
     return n;
   }
 
-  std::uint32_t small[64];
-  std::vector<std::uint32_t> large;
-  std::uint32_t* chosen = small;
-  if (n > std::size(small)) {
-    large.resize(n);
-    chosen = large.data();
-  }
   std::size_t k = 0;
+  std::size_t zeroed = 0;  // chosen[0, zeroed) have weight 0 in the tree for now
   std::uint64_t saved_small[64];
   std::vector<std::uint64_t> saved_large;
   std::uint64_t* saved = saved_small;
@@ -203,22 +203,38 @@ std::size_t Handlespace::Impl::select_weighted(Pool& pool, std::size_t n, std::s
     saved_large.resize(n);
     saved = saved_large.data();
   }
-  for (; k < n; ++k) {
+  while (k < n) {
     const std::uint64_t total = pool.weights.total();
     if (total == 0) break;  // only weight-0 elements left: they are never chosen
-    const std::size_t pos = pool.weights.find(random_below(total));
-    chosen[k] = static_cast<std::uint32_t>(pos);
-    saved[k] = pool.weights.value(pos);
-    pool.weights.set(pos, 0);
-    out[k] = elements[pool.members[pos]].id;
+    std::uint32_t pos = 0;
+    bool found = false;
+    for (int attempt = 0; attempt < 8 && !found; ++attempt) {
+      pos = static_cast<std::uint32_t>(pool.weights.find(random_below(total)));
+      found = !already(k, pos);
+    }
+    if (!found) {
+      // Zero the chosen weights (once) and draw from what is left.
+      for (; zeroed < k; ++zeroed) {
+        saved[zeroed] = pool.weights.value(chosen[zeroed]);
+        pool.weights.set(chosen[zeroed], 0);
+      }
+      continue;
+    }
+    chosen[k] = pos;
+    out[k++] = pool.member_ids[pos];
+    if (zeroed > 0) {  // keep the invariant: every chosen weight is zeroed from now on
+      saved[zeroed] = pool.weights.value(pos);
+      pool.weights.set(pos, 0);
+      ++zeroed;
+    }
   }
-  for (std::size_t i = 0; i < k; ++i) pool.weights.set(chosen[i], saved[i]);
+  for (std::size_t i = 0; i < zeroed; ++i) pool.weights.set(chosen[i], saved[i]);
   if (policy_uses_degradation(pool.policy)) {
     for (std::size_t i = 0; i < std::min(inc, k); ++i) {
       Element& el = elements[pool.members[chosen[i]]];
-      el.degradation = static_cast<std::uint32_t>(
-          detail::saturate32(std::uint64_t{el.degradation} + el.values.load_degradation));
-      pool.weights.set(chosen[i], detail::selection_weight(pool.policy, el.values, el.degradation));
+      el.state = static_cast<std::uint32_t>(
+          detail::saturate32(std::uint64_t{el.state} + el.values.load_degradation));
+      pool.weights.set(chosen[i], detail::selection_weight(pool.policy, el.values, el.state));
     }
   }
   return k;
