@@ -3,8 +3,10 @@
 //       prints "port P backend B" on stdout, then echoes every message (same PPID, stream,
 //       unordered flag) until SIGTERM/SIGINT.
 //   transport_peer client --to A:P [--backend ...] [--sizes 1,100,65536] [--rounds N] [--fast]
-//       sends each size N times, checks every echo byte for byte, prints "ok <count>"; exit 0,
-//       or 1 with a reason on stderr (deadline 10 s).
+//       sends each size N times, checks every echo byte for byte, prints "ok <count>", then
+//       shuts the association down gracefully; exit 0, or 1 with a reason on stderr (10 s).
+//       With --await-loss it keeps the association instead and waits (30 s) for it to be lost,
+//       printing "lost".
 // --fast sets short RTO and heartbeat values so that a dead peer is noticed within seconds.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
   std::string to;
   std::vector<std::size_t> sizes{1, 64, 1000, 4096, 65536};
   int rounds = 1;
+  bool await_loss = false;
   for (int i = 2; i < argc; ++i) {
     const std::string arg = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : std::string(); };
@@ -77,6 +80,8 @@ int main(int argc, char** argv) {
       }
     } else if (arg == "--rounds") {
       rounds = std::stoi(next());
+    } else if (arg == "--await-loss") {
+      await_loss = true;
     } else if (arg == "--fast") {
       options.parameters.rto_initial = std::chrono::milliseconds(200);
       options.parameters.rto_min = std::chrono::milliseconds(100);
@@ -131,9 +136,13 @@ int main(int argc, char** argv) {
   const std::size_t total = sizes.size() * static_cast<std::size_t>(rounds);
   std::string failure;
   AssociationId association = 0;
+  bool echoed_all = false;
+  bool finished = false;
+  // PPIDs outside IANA's assignments, so that tshark shows the DATA payload as plain data.
+  constexpr std::uint32_t kPpidBase = 0x72737000;
   auto send_next = [&]() {
     const std::size_t size = sizes[index % sizes.size()];
-    auto r = e.send(association, pattern(size, index), SendInfo{static_cast<std::uint32_t>(index + 1),
+    auto r = e.send(association, pattern(size, index), SendInfo{static_cast<std::uint32_t>(kPpidBase + index),
                                                                 static_cast<std::uint16_t>(index % 4), false, {}});
     if (!r) {
       failure = "send: " + r.error().message;
@@ -142,22 +151,32 @@ int main(int argc, char** argv) {
   };
   e.set_handlers({[&](ReceivedMessage&& m) {
                     const std::size_t size = sizes[index % sizes.size()];
-                    if (m.payload != pattern(size, index) || m.ppid != index + 1 || m.stream != index % 4) {
+                    if (m.payload != pattern(size, index) || m.ppid != kPpidBase + index || m.stream != index % 4) {
                       failure = "echo " + std::to_string(index) + " differs";
                       io.stop();
                       return;
                     }
                     if (++index == total) {
-                      io.stop();
+                      echoed_all = true;
+                      std::printf("ok %zu backend %s\n", index, std::string(to_string(e.backend())).c_str());
+                      std::fflush(stdout);
+                      if (!await_loss) (void)e.shutdown(association);
                       return;
                     }
                     send_next();
                   },
                   [&](const AssociationEvent& ev) {
-                    if (ev.kind != AssociationEventKind::Up) {
-                      failure = "association " + std::string(to_string(ev.kind));
-                      io.stop();
+                    if (ev.kind == AssociationEventKind::Up) return;
+                    const bool expected = echoed_all && (await_loss ? ev.kind == AssociationEventKind::Lost
+                                                                    : ev.kind == AssociationEventKind::ShutdownComplete);
+                    if (expected) {
+                      if (await_loss) std::printf("lost\n");
+                      finished = true;
+                    } else {
+                      failure = "association " + std::string(to_string(ev.kind)) + " after " +
+                                std::to_string(index) + " echoes";
                     }
+                    io.stop();
                   },
                   {}, {}});
   auto id = e.connect(peer);
@@ -167,7 +186,7 @@ int main(int argc, char** argv) {
   }
   association = *id;
   send_next();
-  boost::asio::steady_timer deadline(io, std::chrono::seconds(10));
+  boost::asio::steady_timer deadline(io, std::chrono::seconds(await_loss ? 30 : 10));
   deadline.async_wait([&](const boost::system::error_code& ec) {
     if (!ec) {
       failure = "deadline passed after " + std::to_string(index) + " echoes";
@@ -175,10 +194,9 @@ int main(int argc, char** argv) {
     }
   });
   io.run();
-  if (!failure.empty() || index != total) {
+  if (!failure.empty() || !finished) {
     std::fprintf(stderr, "transport_peer: %s\n", failure.empty() ? "stopped early" : failure.c_str());
     return 1;
   }
-  std::printf("ok %zu backend %s\n", index, std::string(to_string(e.backend())).c_str());
   return 0;
 }
