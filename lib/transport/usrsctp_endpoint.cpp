@@ -26,6 +26,7 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 
+#include "transport/crc32c.hpp"
 #include "transport/usrsctp_address.hpp"
 #include "transport/usrsctp_stack.hpp"
 
@@ -354,6 +355,8 @@ void UsrsctpEndpoint::input(std::size_t index, const std::byte* data, std::size_
     peer = find_or_add_peer(index, address, src_port);
     if (peer == nullptr) return;
   }
+  // RFC 4960 §6.8: usrsctp leaves the checksum to us (crc32c offload).
+  if (!sctp_checksum_ok(const_cast<std::byte*>(data), length)) return;
   // RFC 6951 §5.4: replies go to the UDP port the peer's packets come from.
   peer->udp = from;
   peer->socket_index = index;
@@ -362,6 +365,8 @@ void UsrsctpEndpoint::input(std::size_t index, const std::byte* data, std::size_
 
 void UsrsctpEndpoint::output(Peer& peer, const void* packet, std::size_t length) {
   if (peer.socket_index >= sockets_.size()) return;
+  // usrsctp hands over a buffer it does not reuse; fill in the checksum it left zero.
+  sctp_set_checksum(const_cast<void*>(packet), length);
   auto& s = *sockets_[peer.socket_index];
   udp::endpoint to = peer.udp;
   if (s.dual_stack && to.address().is_v4()) {
@@ -602,7 +607,7 @@ void UsrsctpEndpoint::schedule_drain() {
   boost::asio::post(io_, [this, token = std::weak_ptr<int>(alive_)] {
     if (token.expired()) return;
     drain_posted_ = false;
-    if (sctp_ == nullptr) return;
+    if (sctp_ == nullptr || !readable_) return;  // on_readable drained it already
     batching_ = true;
     drain();
     if (token.expired()) return;

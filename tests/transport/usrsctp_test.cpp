@@ -8,7 +8,10 @@
 #include <map>
 #include <set>
 
+#include <usrsctp.h>
+
 #include "test_support.hpp"
+#include "transport/crc32c.hpp"
 
 using namespace rsp;
 using namespace rsp::transport;
@@ -270,4 +273,25 @@ TEST_CASE("backend selection: explicit option, then RSP_TRANSPORT, then the kern
   CHECK(parse_backend("usrsctp") == Backend::Udp);
   CHECK_FALSE(parse_backend("tcp").has_value());
   CHECK(to_string(Backend::Udp) == "udp");
+}
+
+// The SCTP checksum we compute for usrsctp (which runs with CRC32c offloaded to us).
+
+TEST_CASE("udp backend: our crc32c matches the Castagnoli check value and usrsctp's own implementation") {
+  CHECK(crc32c("123456789", 9) == 0xe3069283u);
+  std::vector<unsigned char> data(4099);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<unsigned char>(i * 7 + 3);
+  for (std::size_t n : {0u, 1u, 7u, 8u, 9u, 100u, 4099u}) {
+    CHECK(crc32c(data.data(), n) == usrsctp_crc32c(data.data(), n));
+  }
+}
+
+TEST_CASE("udp backend: an SCTP packet's checksum is stored so that it verifies, and a flipped bit fails it (RFC 4960 §6.8)") {
+  std::vector<unsigned char> packet(64);
+  for (std::size_t i = 0; i < packet.size(); ++i) packet[i] = static_cast<unsigned char>(i);
+  sctp_set_checksum(packet.data(), packet.size());
+  CHECK(sctp_checksum_ok(packet.data(), packet.size()));
+  packet[40] ^= 0x10;
+  CHECK_FALSE(sctp_checksum_ok(packet.data(), packet.size()));
+  CHECK_FALSE(sctp_checksum_ok(packet.data(), 11));  // shorter than the common header
 }

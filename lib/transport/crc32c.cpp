@@ -1,0 +1,90 @@
+#include "transport/crc32c.hpp"
+
+#include <array>
+#include <cstring>
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
+namespace rsp::transport {
+namespace {
+
+constexpr std::uint32_t kPolynomial = 0x82f63b78;  // reflected Castagnoli polynomial
+
+constexpr std::array<std::uint32_t, 256> make_table() {
+  std::array<std::uint32_t, 256> t{};
+  for (std::uint32_t i = 0; i < 256; ++i) {
+    std::uint32_t c = i;
+    for (int k = 0; k < 8; ++k) c = (c & 1) ? (c >> 1) ^ kPolynomial : c >> 1;
+    t[i] = c;
+  }
+  return t;
+}
+constexpr auto kTable = make_table();
+
+std::uint32_t crc_software(std::uint32_t crc, const unsigned char* p, std::size_t n) noexcept {
+  while (n--) crc = kTable[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+  return crc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) std::uint32_t crc_hardware(std::uint32_t crc, const unsigned char* p,
+                                                             std::size_t n) noexcept {
+  std::uint64_t c = crc;
+  while (n >= 8) {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = _mm_crc32_u64(c, v);
+    p += 8;
+    n -= 8;
+  }
+  auto c32 = static_cast<std::uint32_t>(c);
+  while (n--) c32 = _mm_crc32_u8(c32, *p++);
+  return c32;
+}
+const bool kHaveHardware = __builtin_cpu_supports("sse4.2");
+#endif
+
+std::uint32_t update(std::uint32_t crc, const void* data, std::size_t length) noexcept {
+  const auto* p = static_cast<const unsigned char*>(data);
+#if defined(__x86_64__)
+  if (kHaveHardware) return crc_hardware(crc, p, length);
+#endif
+  return crc_software(crc, p, length);
+}
+
+constexpr std::size_t kChecksumOffset = 8;
+
+std::uint32_t packet_crc(const unsigned char* p, std::size_t length) noexcept {
+  static constexpr unsigned char kZero[4] = {0, 0, 0, 0};
+  std::uint32_t crc = update(0xffffffffu, p, kChecksumOffset);
+  crc = update(crc, kZero, 4);
+  crc = update(crc, p + kChecksumOffset + 4, length - kChecksumOffset - 4);
+  return ~crc;
+}
+
+}  // namespace
+
+std::uint32_t crc32c(const void* data, std::size_t length) noexcept {
+  return ~update(0xffffffffu, data, length);
+}
+
+void sctp_set_checksum(void* packet, std::size_t length) noexcept {
+  if (length < 12) return;
+  auto* p = static_cast<unsigned char*>(packet);
+  const std::uint32_t crc = packet_crc(p, length);
+  for (int i = 0; i < 4; ++i) p[kChecksumOffset + static_cast<std::size_t>(i)] = static_cast<unsigned char>(crc >> (8 * i));
+}
+
+bool sctp_checksum_ok(void* packet, std::size_t length) noexcept {
+  if (length < 12) return false;
+  const auto* p = static_cast<const unsigned char*>(packet);
+  const std::uint32_t crc = packet_crc(p, length);
+  for (int i = 0; i < 4; ++i) {
+    if (p[kChecksumOffset + static_cast<std::size_t>(i)] != static_cast<unsigned char>(crc >> (8 * i))) return false;
+  }
+  return true;
+}
+
+}  // namespace rsp::transport
