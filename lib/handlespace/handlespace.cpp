@@ -54,6 +54,13 @@ detail::PolicyValues values_of(const PolicyInfo& p) {
   return {p.weight, p.priority, p.load, p.load_degradation, p.load_dpf, p.weight_dpf, p.distance};
 }
 
+std::string hex(std::uint32_t v) {
+  static const char digits[] = "0123456789abcdef";
+  std::string text = "0x00000000";
+  for (int i = 9; i >= 2; --i, v >>= 4) text[static_cast<std::size_t>(i)] = digits[v & 0xf];
+  return text;
+}
+
 template <typename... Args>
 Error<HandlespaceError> fail(HandlespaceError code, Args&&... parts) {
   std::string message;
@@ -137,6 +144,15 @@ void Handlespace::Impl::reset_pool_policy(Pool& pool, PolicyType policy) {
 HsResult<RegistrationOutcome> Handlespace::Impl::register_element(const PoolHandle& handle,
                                                                   const PoolElementRegistration& r,
                                                                   TimePoint now) {
+  std::uint32_t p = find_pool(handle);
+  // The two hash look-ups below usually miss the cache: start both loads now, before the
+  // validation work.
+  if (p != kNone) by_id.prefetch(detail::hash_id(p, r.id));
+  if (r.owner != kNoOwner) by_owner.prefetch(detail::hash_owner(r.owner));
+  if (p != kNone && pools[p]->method == SelectionMethod::Ordered) {
+    const auto key = detail::ordered_key(pools[p]->policy, values_of(r.policy), 0);
+    pools[p]->bucket_by_key.prefetch(detail::mix64(key));
+  }
   // Valid values first: nothing below may see a malformed registration.
   if (handle.empty() || handle.size() > kMaxPoolHandleSize)
     return fail(HandlespaceError::InvalidValues, "pool handle must have 1 to ",
@@ -159,11 +175,10 @@ HsResult<RegistrationOutcome> Handlespace::Impl::register_element(const PoolHand
   if (r.metadata.size() > limits.max_metadata_bytes)
     return fail(HandlespaceError::InvalidValues, "metadata too large");
   if (!is_known_policy(r.policy.type))
-    return fail(HandlespaceError::UnknownPolicy, "policy type 0x",
-                std::to_string(static_cast<std::uint32_t>(r.policy.type)), " is not supported");
+    return fail(HandlespaceError::UnknownPolicy, "policy type ",
+                hex(static_cast<std::uint32_t>(r.policy.type)), " is not supported");
 
   const auto signature = signature_of(r.user_transports);
-  std::uint32_t p = find_pool(handle);
   std::uint32_t existing = p == kNone ? kNone : find_element(p, r.id);
 
   if (p != kNone) {

@@ -40,7 +40,8 @@ struct Element {
 };
 
 // Elements in chunks of 32768: growing never moves (or copies) the existing ones, and a
-// million elements leave no half-empty doubling buffer behind.
+// million elements leave no half-empty doubling buffer behind. A chunk's storage is reserved,
+// not constructed, so untouched slots cost address space only.
 class ElementStore {
  public:
   static constexpr std::uint32_t kShift = 15;
@@ -52,12 +53,16 @@ class ElementStore {
   }
   std::uint32_t size() const noexcept { return size_; }
   std::uint32_t append() {
-    if ((size_ & (kChunk - 1)) == 0) chunks_.push_back(std::make_unique<Element[]>(kChunk));
+    if ((size_ & (kChunk - 1)) == 0) {
+      chunks_.emplace_back();
+      chunks_.back().reserve(kChunk);
+    }
+    chunks_.back().emplace_back();
     return size_++;
   }
 
  private:
-  std::vector<std::unique_ptr<Element[]>> chunks_;
+  std::vector<std::vector<Element>> chunks_;  // each reserved to kChunk: never reallocates
   std::uint32_t size_ = 0;
 };
 
@@ -213,6 +218,7 @@ struct Handlespace::Impl {
   std::uint32_t current_key(const detail::Pool& pool, std::uint32_t e) const;
   void ordered_insert(detail::Pool& pool, std::uint32_t e, std::uint32_t key);
   void ordered_erase(detail::Pool& pool, std::uint32_t e);
+  void ordered_requeue(detail::Pool& pool, std::uint32_t e);  // to the back of its bucket
   void bucket_heap_sift_up(detail::Pool& pool, std::size_t i);
   void bucket_heap_sift_down(detail::Pool& pool, std::size_t i);
   std::size_t select(detail::Pool& pool, const SelectionRequest& request,

@@ -73,6 +73,23 @@ void Handlespace::Impl::ordered_insert(Pool& pool, std::uint32_t e, std::uint32_
   bucket.tail = e;
 }
 
+void Handlespace::Impl::ordered_requeue(Pool& pool, std::uint32_t e) {
+  Element& el = elements[e];
+  KeyBucket& bucket = pool.buckets[el.bucket];
+  if (bucket.tail == e) return;
+  // Unlink (e is not the tail, so it has a successor) and append at the tail.
+  if (el.link_prev != kNone) {
+    elements[el.link_prev].link_next = el.link_next;
+  } else {
+    bucket.head = el.link_next;
+  }
+  elements[el.link_next].link_prev = el.link_prev;
+  elements[bucket.tail].link_next = e;
+  el.link_prev = bucket.tail;
+  el.link_next = kNone;
+  bucket.tail = e;
+}
+
 void Handlespace::Impl::ordered_erase(Pool& pool, std::uint32_t e) {
   Element& el = elements[e];
   const std::uint32_t b = el.bucket;

@@ -144,11 +144,13 @@ std::size_t Handlespace::Impl::select_ordered(Pool& pool, std::size_t n, std::si
   for (std::size_t i = 0; i < inc; ++i) {
     const std::uint32_t e = chosen[i];
     Element& el = elements[e];
-    ordered_erase(pool, e);
-    if (degrade) {
-      el.state = static_cast<std::uint32_t>(
-          detail::saturate32(std::uint64_t{el.state} + el.values.load_degradation));
+    if (!degrade) {
+      ordered_requeue(pool, e);  // same key: to the back of its bucket, O(1)
+      continue;
     }
+    ordered_erase(pool, e);
+    el.state = static_cast<std::uint32_t>(
+        detail::saturate32(std::uint64_t{el.state} + el.values.load_degradation));
     ordered_insert(pool, e, current_key(pool, e));
   }
   return k;

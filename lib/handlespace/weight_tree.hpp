@@ -65,8 +65,19 @@ class WeightTree {
       const auto& level = levels_[l];
       std::size_t i = index * kFan;
       const std::size_t end = std::min(i + kFan, level.size());
-      for (; i + 1 < end && level[i] <= r; ++i) r -= level[i];
-      index = i;
+      // Branch-free scan: count the leading entries whose running sum stays <= r (weights
+      // are non-negative, so the running sum only grows).
+      std::uint64_t running = 0;
+      std::uint64_t before = 0;
+      std::size_t skipped = 0;
+      for (std::size_t j = i; j < end; ++j) {
+        running += level[j];
+        const bool passed = running <= r;
+        skipped += passed;
+        before = passed ? running : before;
+      }
+      index = std::min(i + skipped, end - 1);
+      r -= before;
     }
     return index;
   }
