@@ -22,7 +22,8 @@
 //   (that could duplicate work); the application decides. Exactly the messages that may not
 //   have been delivered: dropped + unconfirmed (+ possibly_duplicated may have arrived twice).
 // - Notifications (modelled on RFC 6458 §6.1): SessionAdded/SessionRemoved, FailoverNecessary
-//   (with the report), FailoverComplete (the new PE's association is up and the cookie was
+//   (from: the PE given up; the accounting follows with FailoverComplete, because the transport
+//   hands back unacknowledged messages only as the association dies), FailoverComplete (the new PE's association is up and the cookie was
 //   replayed), FailoverFailed (FailoverExhausted: no PE left; queued messages `dropped`),
 //   RegistrarLost/RegistrarFound, CookieReceived, BusinessCardReceived.
 #pragma once
@@ -76,20 +77,24 @@ struct FailoverReport {
   std::vector<MessageSeq> resent;      // queued for the new PE (after the COOKIE_ECHO)
   std::vector<MessageSeq> possibly_duplicated;  // subset of resent: transmitted before
   std::vector<MessageSeq> dropped;     // not delivered and not resent (failover not allowed)
-  SeqRange unconfirmed;                // reached the old PE's stack, never confirmed
+  std::vector<SeqRange> unconfirmed;   // reached the old PE's stack, never confirmed (ascending)
   bool cookie_replayed = false;        // FailoverComplete: a COOKIE_ECHO went first
 };
 
 enum class PoolUserEventKind : std::uint8_t {
   SessionAdded,
   SessionRemoved,
-  FailoverNecessary,  // report: from, resent, dropped, unconfirmed
-  FailoverComplete,   // report: to, cookie_replayed
+  FailoverNecessary,  // report.from; error says why (transport loss, report_failure, ...)
+  FailoverComplete,   // report: from, to, resent, possibly_duplicated, dropped, unconfirmed,
+                      // cookie_replayed
   FailoverFailed,     // error: FailoverExhausted (or PoolNotFound/NoRegistrar...); report.dropped
   RegistrarLost,
   RegistrarFound,
   CookieReceived,     // the current PE sent a COOKIE (kept for replay)
   BusinessCardReceived,
+  // The transport handed back messages of a PE given up after FailoverComplete/FailoverFailed
+  // was reported (report.resent went to the current PE, report.dropped did not).
+  MessagesReturned,
 };
 std::string_view to_string(PoolUserEventKind kind) noexcept;
 
