@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Runs the kernel-SCTP backend's tests for real: inside a qemu VM (software emulation, TCG) with
+# a Debian kernel that has the sctp module, because the host's kernel may have none.
+#   usage: scripts/vm-test.sh [BUILD_DIR]            (default: build)
+# The guest sees the host's / read-only over 9p, so it runs BUILD_DIR's test executables as
+# they are (RSP_TRANSPORT=kernel); results come back through a writable 9p share.
+# Exits 0 when every test passed, 1 when one failed or the VM did not finish in time, and 0
+# with a "skipped" line when qemu or the kernel package is not available here.
+# Environment:
+#   RSP_VM_CACHE    where the VM pieces are cached (default ~/.cache/rsptools-vm)
+#   RSP_VM_KERNEL   Debian kernel ABI to use (default 6.1.0-56-amd64, else the newest 6.1.0-N)
+#   RSP_VM_TIMEOUT  seconds for the whole VM run (default 240)
+#   RSP_VM_CPUS     virtual CPUs (default 2)
+#   RSP_VM_TESTS    doctest filter for the kernel tests (--test-case=...), optional
+#   RSP_VM_BENCH=1  also run the transport benchmark with the kernel backend in the guest
+# Details and figures: docs/kernel-sctp.md.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+build=${1:-build}
+[[ $build = /* ]] || build=$root/$build
+cache=${RSP_VM_CACHE:-${HOME:-/root}/.cache/rsptools-vm}
+timeout_s=${RSP_VM_TIMEOUT:-240}
+cpus=${RSP_VM_CPUS:-2}
+
+skip() { echo "vm-test: skipped: $*" >&2; exit 0; }
+fail() { echo "vm-test: FAILED: $*" >&2; exit 1; }
+
+qemu=$(command -v qemu-system-x86_64 || true)
+[[ -n $qemu ]] || skip "qemu-system-x86_64 not found (scripts/setup.sh installs qemu-system-x86)"
+[[ $(uname -m) == x86_64 ]] || skip "the VM recipe is for x86_64 hosts"
+
+tests=(tests/transport/test_transport_kernel)
+for t in "${tests[@]}" tests/transport/transport_peer; do
+  if [[ ! -x $build/$t ]]; then
+    cmake --build "$build" --target "$(basename "$t")" >&2 || fail "cannot build $t in $build"
+  fi
+done
+
+scripts/vm/build-vm.sh "$cache"
+rc=$?
+((rc == 69)) && skip "the VM could not be built here (see above)"
+((rc == 0)) || fail "building the VM pieces failed"
+
+share=$(mktemp -d "${TMPDIR:-/tmp}/rsp-vm.XXXXXX")
+trap 'rm -rf "$share"' EXIT
+bench=""
+if [[ ${RSP_VM_BENCH:-0} == 1 && -x $build/bench/transport/bench_transport ]]; then
+  bench="$build/bench/transport/bench_transport"
+fi
+# The job runs in the guest inside `chroot /host`; the share is at /tmp/rsp-vm there.
+cat > "$share/job.sh" <<JOB
+#!/bin/sh
+export RSP_TRANSPORT=kernel PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp
+cd /tmp
+echo "vm: \$(uname -r), sctp \$( [ -d /proc/net/sctp ] && echo loaded || echo MISSING ), \$(nproc) cpu(s)"
+status=0
+for t in ${tests[*]}; do
+  echo "vm: running \$t"
+  # Separate copies of the output: the console for the live view, the share for the record.
+  $build/\$t --duration=true ${RSP_VM_TESTS:+"$RSP_VM_TESTS"} > /tmp/rsp-vm/\$(basename \$t).log 2>&1
+  rc=\$?
+  cat /tmp/rsp-vm/\$(basename \$t).log
+  echo "vm: \$t exit \$rc"
+  [ \$rc -eq 0 ] || status=1
+done
+if [ -n "$bench" ]; then
+  echo "vm: running $bench (kernel backend)"
+  $bench > /tmp/rsp-vm/bench.log 2>&1; echo "vm: bench exit \$?"
+  cat /tmp/rsp-vm/bench.log
+fi
+exit \$status
+JOB
+
+echo "vm-test: booting $(cat "$cache/kernel") under qemu TCG (bounded to ${timeout_s}s)" >&2
+start=$(date +%s)
+timeout --kill-after=10 "$timeout_s" "$qemu" -accel tcg -cpu max -smp "$cpus" -m 1536 \
+  -kernel "$cache/vmlinuz" -initrd "$cache/initramfs.gz" \
+  -append "console=ttyS0 quiet panic=-1 loglevel=3" \
+  -nic none -nographic -no-reboot -monitor none -serial stdio \
+  -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
+  -virtfs "local,path=$share,mount_tag=share,security_model=none,multidevs=remap" \
+  < /dev/null 2> "$share/qemu.err" | tr -d '\r'
+qrc=${PIPESTATUS[0]}
+elapsed=$(( $(date +%s) - start ))
+if [[ ! -f $share/job.rc ]]; then
+  if ((qrc == 124 || qrc == 137)); then fail "the VM did not finish within ${timeout_s}s"; fi
+  if grep -qiE 'accelerator|not supported|could not|failed to' "$share/qemu.err"; then
+    cat "$share/qemu.err" >&2
+    skip "qemu cannot run the VM here (exit $qrc)"
+  fi
+  cat "$share/qemu.err" >&2
+  fail "the VM stopped without a result (qemu exit $qrc)"
+fi
+job_rc=$(cat "$share/job.rc")
+echo "vm-test: guest finished in ${elapsed}s, tests exit $job_rc" >&2
+((job_rc == 0))

@@ -1,0 +1,457 @@
+// The kernel SCTP backend (lksctp) on real sockets. These need a kernel with SCTP: they run for
+// real inside the qemu VM (scripts/vm-test.sh, docs/kernel-sctp.md); on a host without the sctp
+// module every case reports that it was skipped and checks only that the backend says so.
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "test_support.hpp"
+
+using namespace rsp;
+using namespace rsp::transport;
+using namespace rsp::transport::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// True when the case can run; otherwise records why it was skipped.
+bool have_kernel_sctp() {
+  if (kernel_sctp_available()) return true;
+  MESSAGE("skipped: this kernel has no SCTP (run scripts/vm-test.sh for the kernel backend)");
+  return false;
+}
+
+EndpointOptions kernel_options(bool listen = true) {
+  EndpointOptions o;
+  o.backend = Backend::Kernel;
+  o.listen = listen;
+  o.parameters = fast_parameters();
+  return o;
+}
+
+struct Recorder {
+  std::vector<ReceivedMessage> messages;
+  std::vector<AssociationEvent> events;
+  std::vector<SendFailure> failures;
+  std::size_t writable = 0;
+  EndpointHandlers handlers() {
+    return {[this](ReceivedMessage&& m) { messages.push_back(std::move(m)); },
+            [this](const AssociationEvent& e) { events.push_back(e); },
+            [this](SendFailure&& f) { failures.push_back(std::move(f)); }, [this] { ++writable; }};
+  }
+  bool saw(AssociationEventKind kind) const {
+    for (const auto& e : events)
+      if (e.kind == kind) return true;
+    return false;
+  }
+  bool ended() const { return saw(AssociationEventKind::Lost) || saw(AssociationEventKind::ShutdownComplete); }
+};
+
+std::unique_ptr<Endpoint> open_kernel(boost::asio::io_context& io, const EndpointOptions& o) {
+  auto r = open_endpoint(io, o);
+  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
+  return std::move(r).value();
+}
+
+bool contains(const TransportAddress& a, const IpAddress& ip) {
+  for (const auto& x : a.addresses)
+    if (x == ip) return true;
+  return false;
+}
+
+// The VM's second interface (scripts/vm/init: dummy rsp0 with 10.99.0.1/24), if this host has it.
+bool have_address(const IpAddress& ip) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  std::memcpy(&sin.sin_addr, ip.bytes.data(), 4);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin) == 0;
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+TEST_CASE("kernel backend: without kernel SCTP, opening it fails as Unsupported, never silently") {
+  if (kernel_sctp_available()) {
+    MESSAGE("this kernel has SCTP: the backend opens");
+    boost::asio::io_context io;
+    auto ep = open_kernel(io, kernel_options());
+    CHECK(ep->backend() == Backend::Kernel);
+    CHECK(ep->local_port() != 0);
+    return;
+  }
+  boost::asio::io_context io;
+  auto r = open_endpoint(io, kernel_options());
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == TransportErrc::Unsupported);
+  CHECK(r.error().message.find("RSP_TRANSPORT=udp") != std::string::npos);
+}
+
+TEST_CASE("kernel backend: messages of 1 B to 200 KiB travel both ways with PPID, stream and flags intact") {
+  if (!have_kernel_sctp()) return;
+  boost::asio::io_context io;
+  auto server = open_kernel(io, kernel_options());
+  auto client = open_kernel(io, kernel_options(false));
+  Recorder s, c;
+  server->set_handlers(s.handlers());
+  client->set_handlers(c.handlers());
+
+  // 65537 B and up arrive in pieces (the read buffer is 64 KiB) and are reassembled.
+  const std::vector<std::size_t> sizes{1, 2, 63, 64, 1000, 1452, 1453, 4096, 9000, 16384, 65535, 65536,
+                                       65537, 200 * 1024};
+  AssociationId id = 0;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const SendInfo info{static_cast<std::uint32_t>(1000 + i), static_cast<std::uint16_t>(i % 8), i % 2 == 1, {}};
+    auto r = client->send_to(loopback(server->local_port()), pattern(sizes[i], i), info);
+    REQUIRE_MESSAGE(r, (r ? std::string() : r.error().message));
+    if (i > 0) CHECK(*r == id);  // the implicitly set up association is reused
+    id = *r;
+  }
+  REQUIRE(run_until(io, [&] { return s.messages.size() == sizes.size(); }, 20s));
+  std::map<std::uint32_t, const ReceivedMessage*> by_ppid;
+  for (const auto& m : s.messages) by_ppid[m.ppid] = &m;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const auto* m = by_ppid[static_cast<std::uint32_t>(1000 + i)];
+    REQUIRE(m != nullptr);
+    CHECK(m->payload == pattern(sizes[i], i));
+    CHECK(m->stream == i % 8);
+    CHECK(m->unordered == (i % 2 == 1));
+    CHECK(m->peer.port == client->local_port());
+    CHECK(contains(m->peer, IpAddress::v4(127, 0, 0, 1)));
+  }
+  const AssociationId server_side = s.messages.front().association;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    REQUIRE(server->send(server_side, pattern(sizes[i], i + 7), SendInfo{static_cast<std::uint32_t>(i), 3, false, {}}));
+  }
+  REQUIRE(run_until(io, [&] { return c.messages.size() == sizes.size(); }, 20s));
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    CHECK(c.messages[i].association == id);
+    CHECK(c.messages[i].ppid == i);
+    CHECK(c.messages[i].stream == 3);
+    CHECK(c.messages[i].payload == pattern(sizes[i], i + 7));
+  }
+  CHECK(c.saw(AssociationEventKind::Up));
+  CHECK(s.saw(AssociationEventKind::Up));
+  CHECK(client->connect(loopback(server->local_port())).value() == id);  // no second association
+  CHECK(client->associations() == std::vector<AssociationId>{id});
+  auto st = client->status(id);
+  REQUIRE(st.has_value());
+  CHECK(st->smoothed_rtt.has_value());
+  CHECK(st->outbound_streams == 16);
+  CHECK(st->inbound_streams == 16);
+  CHECK(st->peer.port == server->local_port());
+}
+
+TEST_CASE("kernel backend: PPIDs are in network byte order on the wire (RFC 6458 §5.3.4)") {
+  if (!have_kernel_sctp()) return;
+  // A plain lksctp socket as the receiver shows the raw rcv_ppid the kernel got from the wire.
+  boost::asio::io_context io;
+  auto server = open_kernel(io, kernel_options());
+  auto client = open_kernel(io, kernel_options(false));
+  Recorder s;
+  server->set_handlers(s.handlers());
+  REQUIRE(client->send_to(loopback(server->local_port()), pattern(8), SendInfo{0x0000000b, 0, false, {}}));
+  REQUIRE(run_until(io, [&] { return s.messages.size() == 1; }));
+  CHECK(s.messages[0].ppid == 11);  // ASAP's PPID (RFC 5352 §5) reads as 11, not 0x0b000000
+}
+
+TEST_CASE("kernel backend: one endpoint serves many associations at once") {
+  if (!have_kernel_sctp()) return;
+  boost::asio::io_context io;
+  auto server = open_kernel(io, kernel_options());
+  std::set<AssociationId> seen;
+  std::size_t received = 0;
+  server->set_handlers({[&](ReceivedMessage&& m) {
+                          ++received;
+                          seen.insert(m.association);
+                          (void)server->send(m.association, m.payload, SendInfo{m.ppid, m.stream, false, {}});
+                        },
+                        {}, {}, {}});
+  constexpr std::size_t kClients = 40;
+  constexpr std::size_t kEach = 5;
+  std::vector<std::unique_ptr<Endpoint>> clients;
+  std::vector<std::size_t> echoed(kClients, 0);
+  for (std::size_t i = 0; i < kClients; ++i) {
+    clients.push_back(open_kernel(io, kernel_options(false)));
+    clients.back()->set_handlers({[&echoed, i](ReceivedMessage&& m) {
+                                    if (m.ppid == i) ++echoed[i];
+                                  },
+                                  {}, {}, {}});
+    for (std::size_t k = 0; k < kEach; ++k) {
+      auto r = clients.back()->send_to(loopback(server->local_port()), pattern(100 + k, i),
+                                       SendInfo{static_cast<std::uint32_t>(i), 0, false, {}});
+      REQUIRE_MESSAGE(r, (r ? std::string() : r.error().message));
+    }
+  }
+  REQUIRE(run_until(io, [&] {
+    for (auto n : echoed)
+      if (n != kEach) return false;
+    return true;
+  }, 30s));
+  CHECK(received == kClients * kEach);
+  CHECK(seen.size() == kClients);
+  CHECK(server->associations().size() == kClients);
+}
+
+TEST_CASE("kernel backend: a taken port is reported as AddressInUse") {
+  if (!have_kernel_sctp()) return;
+  boost::asio::io_context io;
+  auto ep = open_kernel(io, kernel_options());
+  REQUIRE(ep->local_port() != 0);
+  auto o = kernel_options();
+  o.port = ep->local_port();
+  auto again = open_endpoint(io, o);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().code == TransportErrc::AddressInUse);
+}
+
+TEST_CASE("kernel backend: an association nobody answers ends in CannotStart and returns the message") {
+  if (!have_kernel_sctp()) return;
+  boost::asio::io_context io;
+  auto probe = open_kernel(io, kernel_options());
+  const std::uint16_t dead_port = probe->local_port();
+  probe->close();
+  auto client = open_kernel(io, kernel_options(false));
+  Recorder c;
+  client->set_handlers(c.handlers());
+  auto id = client->send_to(loopback(dead_port), pattern(10), SendInfo{5, 1, false, {}});
+  REQUIRE_MESSAGE(id, (id ? std::string() : id.error().message));
+  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::CannotStart) && !c.failures.empty(); }, 10s));
+  CHECK(c.events.back().association == *id);
+  REQUIRE(c.failures.size() == 1);
+  CHECK(c.failures[0].association == *id);
+  CHECK(c.failures[0].payload == pattern(10));
+  CHECK(c.failures[0].info.ppid == 5);
+  CHECK(c.failures[0].info.stream == 1);
+  CHECK(client->associations().empty());
+  CHECK(client->send(*id, pattern(1), SendInfo{}).error().code == TransportErrc::NoSuchAssociation);
+}
+
+TEST_CASE("kernel backend: shutdown completes on both sides, abort is seen as loss on both sides") {
+  if (!have_kernel_sctp()) return;
+  boost::asio::io_context io;
+  auto server = open_kernel(io, kernel_options());
+  auto client = open_kernel(io, kernel_options(false));
+  Recorder s, c;
+  server->set_handlers(s.handlers());
+  client->set_handlers(c.handlers());
+
+  auto id = client->send_to(loopback(server->local_port()), pattern(32), SendInfo{});
+  REQUIRE(id);
+  REQUIRE(run_until(io, [&] { return s.messages.size() == 1 && c.saw(AssociationEventKind::Up); }));
+  REQUIRE(client->shutdown(*id));
+  REQUIRE(run_until(io, [&] {
+    return c.saw(AssociationEventKind::ShutdownComplete) && s.saw(AssociationEventKind::ShutdownComplete);
+  }));
+  CHECK(client->associations().empty());
+  CHECK(server->associations().empty());
+
+  s.events.clear();
+  c.events.clear();
+  auto id2 = client->connect(loopback(server->local_port()));
+  REQUIRE(id2);
+  CHECK(*id2 != *id);
+  REQUIRE(run_until(io, [&] { return s.saw(AssociationEventKind::Up) && c.saw(AssociationEventKind::Up); }));
+  CHECK(c.events.back().association == *id2);
+  CHECK(c.events.back().outbound_streams == 16);
+  REQUIRE(server->abort(s.events.back().association));
+  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::Lost) && s.saw(AssociationEventKind::Lost); }));
+  CHECK(client->send(*id2, pattern(1), SendInfo{}).error().code == TransportErrc::NoSuchAssociation);
+}
+
+TEST_CASE("kernel backend: handlers never run inside the caller's send, connect or close") {
+  if (!have_kernel_sctp()) return;
+  boost::asio::io_context io;
+  auto server = open_kernel(io, kernel_options());
+  auto client = open_kernel(io, kernel_options(false));
+  bool inside = false;
+  std::size_t reentered = 0, calls = 0;
+  auto watch = [&] {
+    ++calls;
+    if (inside) ++reentered;
+  };
+  client->set_handlers({[&](ReceivedMessage&&) { watch(); }, [&](const AssociationEvent&) { watch(); },
+                        [&](SendFailure&&) { watch(); }, [&] { watch(); }});
+  server->set_handlers({[&](ReceivedMessage&& m) { (void)server->send(m.association, m.payload, SendInfo{}); },
+                        {}, {}, {}});
+  inside = true;
+  auto id = client->send_to(loopback(server->local_port()), pattern(10), SendInfo{});
+  inside = false;
+  REQUIRE(id);
+  REQUIRE(run_until(io, [&] { return calls >= 2; }));  // Up and the echo
+  inside = true;
+  REQUIRE(client->send(*id, pattern(10), SendInfo{}));
+  client->close();  // no handler after close either
+  inside = false;
+  const std::size_t before = calls;
+  run_until(io, [] { return false; }, 300ms);
+  CHECK(reentered == 0);
+  CHECK(calls == before);
+}
+
+TEST_CASE("kernel backend: a multi-homed endpoint binds every address and the peer learns them all") {
+  if (!have_kernel_sctp()) return;
+  // The VM's dummy interface rsp0 carries 10.99.0.1 and 10.99.0.2 (scripts/vm/init).
+  const IpAddress first = IpAddress::v4(10, 99, 0, 1);
+  const IpAddress second = IpAddress::v4(10, 99, 0, 2);
+  if (!have_address(first) || !have_address(second)) {
+    MESSAGE("skipped: no local addresses 10.99.0.1 and 10.99.0.2 (the VM's dummy interface rsp0)");
+    return;
+  }
+  boost::asio::io_context io;
+  auto o = kernel_options();
+  o.local_addresses = {first, second};
+  auto server = open_kernel(io, o);
+  CHECK(server->local_addresses().size() == 2);
+  auto client = open_kernel(io, kernel_options(false));
+  Recorder s, c;
+  server->set_handlers(s.handlers());
+  client->set_handlers(c.handlers());
+  TransportAddress only_first;
+  only_first.port = server->local_port();
+  only_first.addresses.push_back(first);
+  auto id = client->send_to(only_first, pattern(300), SendInfo{9, 0, false, {}});
+  REQUIRE_MESSAGE(id, (id ? std::string() : id.error().message));
+  REQUIRE(run_until(io, [&] { return s.messages.size() == 1 && c.saw(AssociationEventKind::Up); }));
+  CHECK(s.messages[0].payload == pattern(300));
+  // RFC 4960 §5.1.2: the INIT ACK listed both server addresses; the client knows them all.
+  auto st = client->status(*id);
+  REQUIRE(st.has_value());
+  CHECK(contains(st->peer, first));
+  CHECK(contains(st->peer, second));
+  CHECK(contains(c.events.front().peer, second));
+  // Either address names the same association.
+  TransportAddress only_second = only_first;
+  only_second.addresses[0] = second;
+  auto again = client->send_to(only_second, pattern(1), SendInfo{});
+  REQUIRE(again);
+  CHECK(*again == *id);
+  CHECK(client->connect(only_second).value() == *id);
+}
+
+TEST_CASE("kernel backend: a peer process killed with SIGKILL ends the association") {
+  if (!have_kernel_sctp()) return;
+  EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "kernel", "--fast"});
+  const std::uint16_t port = peer.port();
+  REQUIRE(port != 0);
+  boost::asio::io_context io;
+  auto client = open_kernel(io, kernel_options(false));
+  Recorder c;
+  client->set_handlers(c.handlers());
+  auto id = client->send_to(loopback(port), pattern(100), SendInfo{7, 1, false, {}});
+  REQUIRE(id);
+  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }, 10s));
+  CHECK(c.messages[0].payload == pattern(100));
+  CHECK(c.messages[0].ppid == 7);
+  CHECK(c.messages[0].stream == 1);
+
+  peer.signal(SIGKILL);
+  const auto killed = std::chrono::steady_clock::now();
+  // The peer's kernel closes its socket: SHUTDOWN (nothing unread) or ABORT (data unread),
+  // RFC 6458 §3.1.6; either way the association ends at once, not after heartbeats.
+  REQUIRE(run_until(io, [&] { return c.ended(); }, 10s));
+  MESSAGE("end detected after ", std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::now() - killed).count(), " ms (",
+          to_string(c.events.back().kind), ")");
+  CHECK(client->associations().empty());
+}
+
+TEST_CASE("kernel backend: a frozen kernel peer keeps its association; a full window gives WouldBlock, then on_writable") {
+  if (!have_kernel_sctp()) return;
+  // Unlike usrsctp, the SIGSTOPped peer's kernel still answers HEARTBEATs and SACKs until its
+  // receive buffer is full; the sender then sees WouldBlock (RFC 4960 §6.1 zero window).
+  EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "kernel", "--fast"});
+  const std::uint16_t port = peer.port();
+  REQUIRE(port != 0);
+  boost::asio::io_context io;
+  auto o = kernel_options(false);
+  o.send_buffer = 64 * 1024;
+  auto client = open_kernel(io, o);
+  Recorder c;
+  client->set_handlers(c.handlers());
+  auto id = client->send_to(loopback(port), pattern(10), SendInfo{});
+  REQUIRE(id);
+  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }, 10s));
+
+  peer.signal(SIGSTOP);
+  // Send whenever there is room until the peer's receive window is shut: a WouldBlock that no
+  // on_writable follows for a second (its kernel stopped acknowledging new data).
+  std::size_t sent = 0;
+  bool window_shut = false;
+  while (!window_shut && sent < 4000) {
+    auto r = client->send(*id, pattern(16384, sent), SendInfo{1, 0, false, {}});
+    if (r) {
+      ++sent;
+      continue;
+    }
+    REQUIRE(r.error().code == TransportErrc::WouldBlock);
+    const std::size_t before = c.writable;
+    window_shut = !run_until(io, [&] { return c.writable > before; }, 1s);
+  }
+  REQUIRE(window_shut);
+  MESSAGE(sent, " messages of 16 KiB accepted before the frozen peer's window shut");
+  // Two more seconds frozen (ten heartbeat intervals): the peer's kernel still answers.
+  run_until(io, [] { return false; }, 2s);
+  CHECK_FALSE(c.ended());
+  CHECK(client->associations().size() == 1);
+  auto st = client->status(*id);
+  REQUIRE(st.has_value());
+  CHECK(st->unacknowledged_bytes > 0);
+
+  const std::size_t writable_before = c.writable;
+  const std::size_t echoes_before = c.messages.size();
+  peer.signal(SIGCONT);
+  REQUIRE(run_until(io, [&] { return c.writable > writable_before; }, 20s));
+  REQUIRE(run_until(io, [&] { return c.messages.size() > echoes_before; }, 20s));
+  CHECK(c.messages.back().payload.size() == 16384);
+  CHECK(client->send(*id, pattern(100), SendInfo{2, 0, false, {}}).has_value());
+}
+
+TEST_CASE("kernel backend: unacknowledged messages come back whole when the association is aborted") {
+  if (!have_kernel_sctp()) return;
+  // A peer that accepts but never reads: its window closes, our messages queue, then we abort.
+  boost::asio::io_context server_io;  // never run after setup: the server never reads
+  auto so = kernel_options();
+  so.receive_buffer = 64 * 1024;
+  auto server = open_kernel(server_io, so);
+  boost::asio::io_context client_io;
+  auto lone = open_kernel(client_io, kernel_options(false));
+  Recorder l;
+  lone->set_handlers(l.handlers());
+  auto lid = lone->connect(loopback(server->local_port()));
+  REQUIRE(lid);
+  REQUIRE(run_until(client_io, [&] { return l.saw(AssociationEventKind::Up); }));
+  const std::vector<std::size_t> sizes{1, 3000, 65536, 20, 200 * 1024};
+  std::size_t queued = 0;
+  while (queued < 400) {
+    const std::size_t k = queued % sizes.size();
+    auto r = lone->send(*lid, pattern(sizes[k], queued), SendInfo{static_cast<std::uint32_t>(queued), 2, k == 3, {}});
+    if (!r) {
+      CHECK(r.error().code == TransportErrc::WouldBlock);
+      break;
+    }
+    ++queued;
+    client_io.poll();
+  }
+  REQUIRE(queued > 0);
+  REQUIRE(lone->abort(*lid));
+  REQUIRE(run_until(client_io, [&] { return l.saw(AssociationEventKind::Lost); }, 10s));
+  run_until(client_io, [] { return false; }, 300ms);  // the failures follow the loss
+  MESSAGE(queued, " messages queued, ", l.failures.size(), " returned");
+  REQUIRE_FALSE(l.failures.empty());
+  for (const auto& f : l.failures) {
+    const std::size_t k = f.info.ppid % sizes.size();
+    CHECK(f.association == *lid);
+    CHECK(f.info.stream == 2);
+    CHECK(f.info.unordered == (k == 3));
+    CHECK(f.payload == pattern(sizes[k], f.info.ppid));
+  }
+}
