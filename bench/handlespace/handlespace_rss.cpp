@@ -16,6 +16,20 @@ using namespace rsp::handlespace;
 
 namespace {
 
+// Of the resident memory, how much sits in transparent huge pages.
+long huge_page_bytes() {
+  std::ifstream rollup("/proc/self/smaps_rollup");
+  std::string key;
+  long kb = 0;
+  while (rollup >> key) {
+    if (key == "AnonHugePages:") {
+      rollup >> kb;
+      return kb * 1024;
+    }
+  }
+  return 0;
+}
+
 long resident_bytes() {
   std::ifstream statm("/proc/self/statm");
   long size = 0, resident = 0;
@@ -49,9 +63,10 @@ void measure(PolicyType policy, std::size_t elements, std::size_t pools) {
     if (!hs.register_element(handles[i % pools], reg, TimePoint{})) std::abort();
   }
   const long after = resident_bytes();
-  std::printf("%-14s %9zu PEs %5zu pool(s): %7.1f bytes/PE resident\n",
+  std::printf("%-14s %9zu PEs %5zu pool(s): %7.1f bytes/PE resident (%.0f MiB in huge pages)\n",
               std::string(policy_name(policy)).c_str(), elements, pools,
-              static_cast<double>(after - before) / static_cast<double>(elements));
+              static_cast<double>(after - before) / static_cast<double>(elements),
+              static_cast<double>(huge_page_bytes()) / (1 << 20));
 }
 
 }  // namespace

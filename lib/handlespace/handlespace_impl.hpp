@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "big_allocator.hpp"
 #include "hash_index.hpp"
 #include "packed_blob.hpp"
 #include "policy_values.hpp"
@@ -62,7 +63,7 @@ class ElementStore {
   }
 
  private:
-  std::vector<std::vector<Element>> chunks_;  // each reserved to kChunk: never reallocates
+  std::vector<BigVector<Element>> chunks_;  // each reserved to kChunk: never reallocates
   std::uint32_t size_ = 0;
 };
 
@@ -97,8 +98,8 @@ struct Pool {
   PolicyType policy = PolicyType::RoundRobin;
   SelectionMethod method = SelectionMethod::RoundRobin;
   Signature transports;  // of the first element (RFC 5352 consistency)
-  std::vector<std::uint32_t> members;          // dense; element.pos indexes it
-  std::vector<PoolElementId> member_ids;       // aligned with members: selection reads only this
+  BigVector<std::uint32_t> members;            // dense; element.pos indexes it
+  BigVector<PoolElementId> member_ids;         // aligned with members: selection reads only this
   std::uint32_t cursor = 0;                    // RoundRobin: the head
   WeightTree weights;                          // Weighted (not Random): aligned with members
   std::vector<KeyBucket> buckets;              // Ordered
@@ -173,7 +174,7 @@ struct Handlespace::Impl {
   detail::HashIndex<detail::OwnerTraits> by_owner;  // owner -> first element of its list
   std::unordered_map<RegistrarId, detail::HomeInfo> homes;
   ChecksumAccumulator total_checksum;
-  std::vector<detail::HeapEntry> expiry_heap;
+  detail::BigVector<detail::HeapEntry> expiry_heap;
 
   Impl(Limits l, std::uint64_t seed);
 

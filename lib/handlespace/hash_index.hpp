@@ -9,9 +9,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "big_allocator.hpp"
+
 namespace rsp::handlespace::detail {
 
 inline constexpr std::uint32_t kNone = 0xffffffffu;
+
 
 inline std::uint32_t mix64(std::uint64_t x) noexcept {  // splitmix64 finaliser, low 32 bits
   x ^= x >> 30;
@@ -100,7 +103,7 @@ class HashIndex {
 
   template <typename Ctx>
   void grow(const Ctx&) {
-    std::vector<Slot> old = std::move(slots_);
+    BigVector<Slot> old = std::move(slots_);
     const std::size_t n = old.empty() ? 8 : old.size() * 2;
     slots_.assign(n, Slot{});
     mask_ = n - 1;
@@ -109,7 +112,7 @@ class HashIndex {
     }
   }
 
-  std::vector<Slot> slots_;
+  BigVector<Slot> slots_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
 };

@@ -97,7 +97,7 @@ std::vector<PoolElementId> Handlespace::element_ids(const PoolHandle& handle) co
   std::vector<PoolElementId> ids;
   const std::uint32_t p = impl_->find_pool(handle);
   if (p == kNone) return ids;
-  ids = impl_->pools[p]->member_ids;
+  ids.assign(impl_->pools[p]->member_ids.begin(), impl_->pools[p]->member_ids.end());
   std::sort(ids.begin(), ids.end());
   return ids;
 }
