@@ -12,7 +12,8 @@
 #   RSP_VM_TIMEOUT  seconds for the whole VM run (default 240)
 #   RSP_VM_CPUS     virtual CPUs (default 2)
 #   RSP_VM_TESTS    doctest filter for the kernel tests (--test-case=...), optional
-#   RSP_VM_BENCH=1  also run the transport benchmark with the kernel backend in the guest
+#   RSP_VM_BENCH=1  also run bench/transport's transport_bench in the guest (kernel backend
+#                   included there); RSP_VM_BENCH_ARGS passes options to it
 # Details and figures: docs/kernel-sctp.md.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -45,9 +46,11 @@ rc=$?
 share=$(mktemp -d "${TMPDIR:-/tmp}/rsp-vm.XXXXXX")
 trap 'rm -rf "$share"' EXIT
 bench=""
-if [[ ${RSP_VM_BENCH:-0} == 1 && -x $build/bench/transport/bench_transport ]]; then
-  bench="$build/bench/transport/bench_transport"
+if [[ ${RSP_VM_BENCH:-0} == 1 && -x $build/bench/transport/transport_bench ]]; then
+  bench="$build/bench/transport/transport_bench"
 fi
+filter=""
+[[ -n ${RSP_VM_TESTS:-} ]] && filter=$(printf '%q' "$RSP_VM_TESTS")
 # The job runs in the guest inside `chroot /host`; the share is at /tmp/rsp-vm there.
 cat > "$share/job.sh" <<JOB
 #!/bin/sh
@@ -58,7 +61,7 @@ status=0
 for t in ${tests[*]}; do
   echo "vm: running \$t"
   # Separate copies of the output: the console for the live view, the share for the record.
-  $build/\$t --duration=true ${RSP_VM_TESTS:+"$RSP_VM_TESTS"} > /tmp/rsp-vm/\$(basename \$t).log 2>&1
+  $build/\$t --duration=true $filter > /tmp/rsp-vm/\$(basename \$t).log 2>&1
   rc=\$?
   cat /tmp/rsp-vm/\$(basename \$t).log
   echo "vm: \$t exit \$rc"
@@ -66,7 +69,7 @@ for t in ${tests[*]}; do
 done
 if [ -n "$bench" ]; then
   echo "vm: running $bench (kernel backend)"
-  $bench > /tmp/rsp-vm/bench.log 2>&1; echo "vm: bench exit \$?"
+  $bench ${RSP_VM_BENCH_ARGS:-} > /tmp/rsp-vm/bench.log 2>&1; echo "vm: bench exit \$?"
   cat /tmp/rsp-vm/bench.log
 fi
 exit \$status

@@ -455,3 +455,84 @@ TEST_CASE("kernel backend: unacknowledged messages come back whole when the asso
     CHECK(f.payload == pattern(sizes[k], f.info.ppid));
   }
 }
+
+namespace {
+
+// Sets a sysctl under /proc/sys for the scope of a test and puts the old value back after.
+class SysctlOverride {
+ public:
+  SysctlOverride(std::string path, const std::string& value) : path_(std::move(path)) {
+    std::ifstream in(path_);
+    if (!(in >> old_)) return;
+    std::ofstream out(path_);
+    ok_ = static_cast<bool>(out << value << '\n');
+    out.close();
+    ok_ = ok_ && out.good();
+  }
+  ~SysctlOverride() {
+    if (ok_) std::ofstream(path_) << old_ << '\n';
+  }
+  SysctlOverride(const SysctlOverride&) = delete;
+  SysctlOverride& operator=(const SysctlOverride&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  std::string path_;
+  std::string old_;
+  bool ok_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("kernel backend: a kernel endpoint and a usrsctp endpoint talk over UDP encapsulation (RFC 6951)") {
+  if (!have_kernel_sctp()) return;
+  // The kernel's tunnel socket listens on net.sctp.udp_port (IANA's 9899) for every SCTP socket;
+  // a kernel endpoint reaches a usrsctp one at UDP port == its SCTP port (the usrsctp backend's
+  // convention) through SCTP_REMOTE_UDP_ENCAPS_PORT, i.e. EndpointOptions::remote_udp_port.
+  SysctlOverride udp_port("/proc/sys/net/sctp/udp_port", "9899");
+  if (!udp_port.ok()) {
+    MESSAGE("skipped: cannot set net.sctp.udp_port (needs root in the VM)");
+    return;
+  }
+  boost::asio::io_context io;
+  EndpointOptions uo;
+  uo.backend = Backend::Udp;
+  uo.parameters = fast_parameters();
+  uo.remote_udp_port = 9899;  // where the kernel listens, for associations usrsctp starts
+  auto user = open_kernel(io, uo);
+  REQUIRE(user->backend() == Backend::Udp);
+  auto ko = kernel_options();
+  ko.remote_udp_port = user->local_port();
+  auto kernel = open_kernel(io, ko);
+  Recorder u, k;
+  user->set_handlers(u.handlers());
+  kernel->set_handlers(k.handlers());
+
+  // kernel -> usrsctp, and the answer back on the same association.
+  auto kid = kernel->send_to(loopback(user->local_port()), pattern(5000, 1), SendInfo{11, 1, false, {}});
+  REQUIRE_MESSAGE(kid, (kid ? std::string() : kid.error().message));
+  REQUIRE(run_until(io, [&] { return u.messages.size() == 1; }, 15s));
+  CHECK(u.messages[0].payload == pattern(5000, 1));
+  CHECK(u.messages[0].ppid == 11);
+  CHECK(u.messages[0].stream == 1);
+  CHECK(u.messages[0].peer.port == kernel->local_port());
+  REQUIRE(user->send(u.messages[0].association, pattern(70000, 2), SendInfo{12, 0, false, {}}));
+  REQUIRE(run_until(io, [&] { return k.messages.size() == 1; }, 15s));
+  CHECK(k.messages[0].association == *kid);
+  CHECK(k.messages[0].payload == pattern(70000, 2));
+  CHECK(k.messages[0].ppid == 12);
+
+  // usrsctp -> kernel: a second kernel endpoint, reached through the kernel's port 9899.
+  auto server = open_kernel(io, kernel_options());
+  Recorder s;
+  server->set_handlers(s.handlers());
+  auto uid = user->send_to(loopback(server->local_port()), pattern(64, 3), SendInfo{13, 0, false, {}});
+  REQUIRE_MESSAGE(uid, (uid ? std::string() : uid.error().message));
+  REQUIRE(run_until(io, [&] { return s.messages.size() == 1; }, 15s));
+  CHECK(s.messages[0].payload == pattern(64, 3));
+  CHECK(s.messages[0].ppid == 13);
+  REQUIRE(server->send(s.messages[0].association, pattern(3, 4), SendInfo{14, 0, false, {}}));
+  REQUIRE(run_until(io, [&] { return u.messages.size() == 2; }, 15s));
+  CHECK(u.messages[1].association == *uid);
+  CHECK(u.messages[1].payload == pattern(3, 4));
+}
