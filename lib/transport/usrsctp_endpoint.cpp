@@ -42,6 +42,7 @@ constexpr std::size_t kMaxDatagram = 65536;
 constexpr std::size_t kMaxPeers = 65536;           // bound on remote endpoints remembered
 constexpr std::size_t kMaxBatchesPerWakeup = 8;    // then yield to other io_context work
 constexpr std::uint8_t kChunkInit = 1;             // RFC 4960 §3.2
+constexpr std::uint8_t kChunkCookieEcho = 10;
 
 TransportError system_error(std::string_view what, int err) {
   TransportErrc code = TransportErrc::SystemError;
@@ -119,8 +120,28 @@ class UsrsctpEndpoint final : public Endpoint, public usrsctp_detail::PacketSink
   Peer* peer_of(AssociationId id);
   TransportAddress address_of(const Peer* peer) const;
   void set_path_mtu(AssociationId id, Peer& peer);
+  void set_default_mtu(std::uint32_t mtu);
   TransportResult<void> send_flag(AssociationId id, std::uint16_t flag);
   bool alive_after(const std::weak_ptr<int>& token) const { return !token.expired() && sctp_ != nullptr; }
+
+  // Brackets a call into usrsctp. When the outermost one returns and usrsctp raised an upcall,
+  // a drain is posted: handlers never run inside the call, and a drain that is already running
+  // (or on_readable's, which drains itself) is not duplicated — a post from inside a handler
+  // would cost the reactor an epoll_ctl and an extra wakeup per message.
+  class StackCall {
+   public:
+    explicit StackCall(UsrsctpEndpoint& e) : e_(e), token_(e.alive_) { ++e_.stack_calls_; }
+    ~StackCall() {
+      if (token_.expired()) return;
+      if (--e_.stack_calls_ == 0 && e_.readable_ && e_.sctp_ != nullptr) e_.schedule_drain();
+    }
+    StackCall(const StackCall&) = delete;
+    StackCall& operator=(const StackCall&) = delete;
+
+   private:
+    UsrsctpEndpoint& e_;
+    std::weak_ptr<int> token_;
+  };
 
   boost::asio::io_context& io_;
   EndpointOptions options_;
@@ -135,10 +156,12 @@ class UsrsctpEndpoint final : public Endpoint, public usrsctp_detail::PacketSink
   std::map<std::pair<AssociationId, std::uint16_t>, SendFailure> failing_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // weak copies guard posted work
 
-  bool readable_ = false;
+  bool readable_ = false;      // usrsctp raised an upcall: messages or notifications may wait
   bool drain_posted_ = false;
+  int stack_calls_ = 0;        // depth of our calls into usrsctp (StackCall)
   bool want_writable_ = false;
   std::vector<std::byte> rx_;
+  std::uint32_t default_mtu_ = 0;  // the MTU new associations start with (set_default_mtu)
 
   // Receive batch (recvmmsg) and send batch (sendmmsg); batching_ while a burst is processed.
   std::vector<std::array<std::byte, kMaxDatagram>> rx_batch_{kBatch};
@@ -213,8 +236,9 @@ TransportResult<void> UsrsctpEndpoint::open_sctp() {
   usrsctp_set_upcall(
       sctp_,
       [](struct socket*, void* arg, int) {
-        // Inside usrsctp (on our thread): only note it and let the io_context run the drain.
-        static_cast<UsrsctpEndpoint*>(arg)->schedule_drain();
+        // Inside usrsctp (on our thread): only note it. Whoever called into usrsctp drains
+        // (on_readable) or posts a drain when it returns (StackCall).
+        static_cast<UsrsctpEndpoint*>(arg)->readable_ = true;
       },
       this);
 
@@ -300,6 +324,7 @@ void UsrsctpEndpoint::arm(std::size_t index) {
 }
 
 void UsrsctpEndpoint::on_readable(std::size_t index) {
+  const StackCall call(*this);
   const int fd = sockets_[index]->socket.native_handle();
   std::array<mmsghdr, kBatch> msgs{};
   std::array<iovec, kBatch> iov{};
@@ -360,6 +385,13 @@ void UsrsctpEndpoint::input(std::size_t index, const std::byte* data, std::size_
   // RFC 6951 §5.4: replies go to the UDP port the peer's packets come from.
   peer->udp = from;
   peer->socket_index = index;
+  // usrsctp fixes an association's fragmentation point from the MTU it starts with and never
+  // raises it, so a peer-started association (created at INIT / COOKIE ECHO) must start with
+  // this path's MTU, or a 4 KiB message on loopback goes out as four chunks.
+  const auto first_chunk = std::to_integer<std::uint8_t>(data[12]);
+  if (length >= 16 && (first_chunk == kChunkInit || first_chunk == kChunkCookieEcho)) {
+    set_default_mtu(peer->path_mtu);
+  }
   usrsctp_conninput(peer, data, length, 0);
 }
 
@@ -446,6 +478,7 @@ std::optional<std::size_t> UsrsctpEndpoint::socket_for(const IpAddress& address)
 
 TransportResult<AssociationId> UsrsctpEndpoint::connect(const TransportAddress& peer) {
   if (sctp_ == nullptr) return make_error(TransportErrc::Closed, "endpoint closed");
+  const StackCall call(*this);
   if (peer.port == 0 || peer.addresses.empty()) {
     return make_error(TransportErrc::InvalidArgument, "peer needs a port and at least one address");
   }
@@ -468,6 +501,7 @@ TransportResult<AssociationId> UsrsctpEndpoint::connect(const TransportAddress& 
   // An association that exists already is reused (RFC 6458 §3.1.4 would refuse the connect).
   const sctp_assoc_t existing = usrsctp_getassocid(sctp_, reinterpret_cast<sockaddr*>(&to));
   if (existing != 0 && associations_.count(existing) != 0) return existing;
+  set_default_mtu(target->path_mtu);
   if (usrsctp_connect(sctp_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0 && errno != EINPROGRESS) {
     return system_error("connect", errno);
   }
@@ -476,6 +510,17 @@ TransportResult<AssociationId> UsrsctpEndpoint::connect(const TransportAddress& 
   associations_[id].peer = target;
   set_path_mtu(id, *target);
   return id;
+}
+
+void UsrsctpEndpoint::set_default_mtu(std::uint32_t mtu) {
+  if (mtu == default_mtu_) return;
+  sctp_paddrparams params{};
+  params.spp_assoc_id = SCTP_FUTURE_ASSOC;
+  params.spp_flags = SPP_PMTUD_DISABLE;
+  params.spp_pathmtu = mtu;
+  if (usrsctp_setsockopt(sctp_, IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, &params, sizeof params) == 0) {
+    default_mtu_ = mtu;
+  }
 }
 
 void UsrsctpEndpoint::set_path_mtu(AssociationId id, Peer& peer) {
@@ -494,6 +539,7 @@ void UsrsctpEndpoint::set_path_mtu(AssociationId id, Peer& peer) {
 TransportResult<void> UsrsctpEndpoint::send(AssociationId id, std::span<const std::byte> payload,
                                             const SendInfo& info) {
   if (sctp_ == nullptr) return make_error(TransportErrc::Closed, "endpoint closed");
+  const StackCall call(*this);
   if (associations_.count(id) == 0) {
     return make_error(TransportErrc::NoSuchAssociation, "no association " + std::to_string(id));
   }
@@ -533,6 +579,7 @@ TransportResult<AssociationId> UsrsctpEndpoint::send_to(const TransportAddress& 
 
 TransportResult<void> UsrsctpEndpoint::send_flag(AssociationId id, std::uint16_t flag) {
   if (sctp_ == nullptr) return make_error(TransportErrc::Closed, "endpoint closed");
+  const StackCall call(*this);
   if (associations_.count(id) == 0) {
     return make_error(TransportErrc::NoSuchAssociation, "no association " + std::to_string(id));
   }
@@ -602,12 +649,13 @@ Peer* UsrsctpEndpoint::peer_of(AssociationId id) {
 
 void UsrsctpEndpoint::schedule_drain() {
   readable_ = true;
-  if (drain_posted_) return;
+  if (drain_posted_ || stack_calls_ > 0) return;  // the running call drains or posts on return
   drain_posted_ = true;
   boost::asio::post(io_, [this, token = std::weak_ptr<int>(alive_)] {
     if (token.expired()) return;
     drain_posted_ = false;
     if (sctp_ == nullptr || !readable_) return;  // on_readable drained it already
+    const StackCall call(*this);
     batching_ = true;
     drain();
     if (token.expired()) return;
