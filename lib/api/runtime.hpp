@@ -1,0 +1,189 @@
+// The machinery under the rsp_* calls: one background thread running the asap layer's
+// io_context, the table of RSerPool sockets, and the per-socket receive queue whose readiness
+// an eventfd mirrors (the socket's descriptor *is* that eventfd, so poll(2) works on it).
+//
+// Threads: application threads never touch asap objects. They post work onto the io thread
+// (Runtime::call) and exchange data with it through each socket's queue, which has its own
+// mutex. There is no global lock on the data path: the socket table is lock-free to read.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+
+#include "rsp/asap.hpp"
+#include "rsp/rsp.h"
+
+namespace rsp::api {
+
+// One entry of a socket's receive queue: user data, a cookie echo, or a notification.
+struct QueuedItem {
+  int msg_flags = 0;  // MSG_RSERPOOL_NOTIFICATION / MSG_RSERPOOL_COOKIE_ECHO
+  rsp_sndrcvinfo info{};
+  std::vector<std::byte> data;
+  std::size_t offset = 0;  // bytes already returned (partial delivery)
+};
+
+// Options an application sets per socket (rsp_setsockopt), read on both threads.
+struct SocketOptions {
+  std::chrono::milliseconds receive_timeout{0};  // 0 = forever
+  std::chrono::milliseconds send_timeout{0};
+  rsp_event_subscribe events{0, 1, 1, 0, 1, 0};
+  int failover_policy = RSP_FAILOVER_POLICY_AUTOMATIC;
+  int confirmation = RSP_CONFIRM_REPLY_OLDEST;
+  bool nonblocking = false;
+  std::optional<int> profile;
+  std::optional<rserpool_session_parameters> association;
+  std::optional<std::chrono::milliseconds> stale_cache;
+};
+
+class Socket : public std::enable_shared_from_this<Socket> {
+ public:
+  explicit Socket(int event_fd) : fd(event_fd) {}
+  ~Socket();
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  const int fd;  // the eventfd; the descriptor the application holds
+
+  // ---- shared between threads (mutex) ----
+  void push(QueuedItem item);
+  // Notification of `type`, if the application subscribed to it.
+  void push_notification(int type, const void* bytes, std::size_t size);
+  // Pops up to `length` bytes of the front item. nullopt when the queue is empty.
+  struct Piece {
+    std::size_t bytes = 0;
+    int msg_flags = 0;
+    rsp_sndrcvinfo info{};
+  };
+  std::optional<Piece> pop(void* buffer, std::size_t length, bool skip_notifications);
+  void mark_closed();
+  bool closed() const;
+  SocketOptions options() const;
+  template <typename F>
+  void update_options(F&& f) {
+    std::lock_guard lock(mutex_);
+    f(options_);
+  }
+
+  // ---- io thread only ----
+  std::unique_ptr<asap::Context> own_context;  // when the socket's config differs (profile)
+  std::unique_ptr<asap::PoolElement> pool_element;
+  std::unique_ptr<asap::PoolUser> pool_user;
+  asap::SessionId session = asap::kNoSession;  // a PU socket's own session (rsp_connect)
+  std::map<PoolHandle, asap::SessionId> pool_sessions;
+  std::vector<IpAddress> bind_addresses;
+  std::uint16_t bind_port = 0;
+  // A blocked rsp_register waits for this (errno value, 0 = registered).
+  std::shared_ptr<std::promise<int>> registration_waiter;
+  std::map<asap::SessionId, asap::MessageSeq> last_seq;
+
+ private:
+  mutable std::mutex mutex_;
+  std::deque<QueuedItem> queue_;
+  SocketOptions options_;
+  bool closed_ = false;
+  void signal_locked();
+  void drain_locked();
+};
+
+class Runtime {
+ public:
+  static Runtime* get() noexcept { return instance_.load(std::memory_order_acquire); }
+  static int initialize(const rsp_info* info);
+  static void cleanup();
+
+  boost::asio::io_context& io() noexcept { return io_; }
+  asap::Context& context() noexcept { return *context_; }
+  const asap::ContextOptions& context_options() const noexcept { return options_; }
+  bool on_io_thread() const noexcept { return std::this_thread::get_id() == thread_.get_id(); }
+
+  // Runs f on the io thread and returns its result (directly when already there).
+  template <typename F>
+  auto call(F&& f) -> std::invoke_result_t<F&> {
+    using R = std::invoke_result_t<F&>;
+    if (on_io_thread()) return f();
+    std::promise<R> promise;
+    auto future = promise.get_future();
+    boost::asio::post(io_, [&] {
+      if constexpr (std::is_void_v<R>) {
+        f();
+        promise.set_value();
+      } else {
+        promise.set_value(f());
+      }
+    });
+    return future.get();
+  }
+
+  // ---- socket table (lock-free lookups) ----
+  std::shared_ptr<Socket> find(int fd) const;
+  void insert(const std::shared_ptr<Socket>& socket);
+  void erase(int fd);
+  std::vector<std::shared_ptr<Socket>> all_sockets() const;
+
+  // A pool user for calls without a PU socket (rsp_getpoolinfo(-1), rsp_getaddrinfo): io thread.
+  asap::PoolUser* utility_pool_user();
+  // Registrations made with rsp_pe_registration (io thread).
+  std::map<std::pair<PoolHandle, PoolElementId>, std::unique_ptr<asap::PoolElement>>
+      sidecar_elements;
+
+ private:
+  Runtime() = default;
+  static constexpr std::size_t kChunkBits = 10;
+  static constexpr std::size_t kChunkSize = std::size_t{1} << kChunkBits;
+  static constexpr std::size_t kChunks = 1024;  // descriptors below 1M
+  struct Chunk {
+    std::atomic<std::shared_ptr<Socket>> slots[kChunkSize];
+  };
+
+  static std::atomic<Runtime*> instance_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::thread thread_;
+  asap::ContextOptions options_;
+  std::unique_ptr<asap::Context> context_;
+  std::unique_ptr<asap::PoolUser> utility_pool_user_;
+  std::atomic<Chunk*> chunks_[kChunks] = {};
+  std::mutex chunk_alloc_mutex_;  // only when a new chunk of 1024 descriptors is first needed
+  std::vector<std::unique_ptr<Chunk>> chunk_owners_;
+};
+
+// ---- conversions (convert.cpp) ----
+int to_errno(asap::AsapErrc code) noexcept;
+int to_errno(const asap::AsapError& error) noexcept;
+// Sets errno and returns -1.
+int fail(int error) noexcept;
+std::optional<IpAddress> ip_from_sockaddr(const sockaddr* address, std::uint16_t* port = nullptr);
+// Writes `address:port` into `out` (sockaddr_in or sockaddr_in6); returns its length.
+socklen_t sockaddr_from_ip(const IpAddress& address, std::uint16_t port, sockaddr_storage& out);
+PolicyInfo policy_from_loadinfo(const rsp_loadinfo* info);
+rsp_loadinfo loadinfo_from_policy(const PolicyInfo& policy);
+std::chrono::milliseconds from_timeval(const timeval& tv);
+timeval to_timeval(std::chrono::milliseconds ms);
+PoolHandle pool_handle_of(const unsigned char* bytes, std::size_t size);
+bool valid_pool_handle(const unsigned char* bytes, std::size_t size);
+
+// ---- io-thread glue (socket_events.cpp) ----
+// The Context a socket's asap objects use: its own when its options ask for another profile
+// or association parameters, else the runtime's.
+asap::Context* context_for(Runtime& runtime, Socket& socket);
+asap::PoolUserHandlers pool_user_handlers(const std::shared_ptr<Socket>& socket);
+asap::PoolElementHandlers pool_element_handlers(const std::shared_ptr<Socket>& socket);
+
+}  // namespace rsp::api
