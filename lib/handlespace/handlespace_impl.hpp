@@ -75,15 +75,19 @@ struct TransportSignature {
 using Signature = SmallVector<TransportSignature, 2>;
 
 // Ordered policies: elements with equal keys form a FIFO bucket (round robin among equals);
-// the buckets sit in a binary min-heap on their key, found by key through a hash index.
+// the buckets sit in a binary min-heap on their key, found by key through a hash index. A heap
+// entry carries its bucket's list ends and the first element's id, so a resolution that
+// stays in the first buckets reads heap entries only (no bucket or element records).
 struct KeyBucket {
   std::uint32_t key = 0;
-  std::uint32_t head = kNone, tail = kNone;
   std::uint32_t heap_pos = 0;
 };
 struct KeyHeapEntry {
   std::uint32_t key;
   std::uint32_t bucket;
+  std::uint32_t head;  // first element (served next)
+  std::uint32_t tail;  // last element
+  PoolElementId head_id;
 };
 struct BucketTraits {
   static bool matches(const std::vector<KeyBucket>& buckets, std::uint32_t b,
@@ -219,7 +223,8 @@ struct Handlespace::Impl {
   std::uint32_t current_key(const detail::Pool& pool, std::uint32_t e) const;
   void ordered_insert(detail::Pool& pool, std::uint32_t e, std::uint32_t key);
   void ordered_erase(detail::Pool& pool, std::uint32_t e);
-  void ordered_requeue(detail::Pool& pool, std::uint32_t e);  // to the back of its bucket
+  // Moves e, an element of the bucket at heap position pos, to the back of that bucket.
+  void ordered_requeue(detail::Pool& pool, std::size_t pos, std::uint32_t e);
   void bucket_heap_sift_up(detail::Pool& pool, std::size_t i);
   void bucket_heap_sift_down(detail::Pool& pool, std::size_t i);
   std::size_t select(detail::Pool& pool, const SelectionRequest& request,

@@ -81,6 +81,16 @@ std::size_t Handlespace::Impl::select_round_robin(Pool& pool, std::size_t n, std
                                                   std::span<PoolElementId> out) {
   const std::size_t size = pool.members.size();
   std::size_t i = pool.cursor;
+  if (pool.policy == PolicyType::RoundRobin) {
+    // Every element's share of a round is one selection: the head simply moves past the
+    // `inc` used elements, and no element record is touched.
+    for (std::size_t k = 0; k < n; ++k) {
+      out[k] = pool.member_ids[i];
+      if (++i == size) i = 0;
+    }
+    pool.cursor = static_cast<std::uint32_t>((pool.cursor + inc) % size);
+    return n;
+  }
   for (std::size_t k = 0; k < n; ++k) {
     out[k] = pool.member_ids[i];
     if (k < inc) ++elements[pool.members[i]].state;
@@ -103,12 +113,17 @@ std::size_t Handlespace::Impl::select_round_robin(Pool& pool, std::size_t n, std
 // The smallest buckets are visited in heap order through a small frontier of candidates.
 std::size_t Handlespace::Impl::select_ordered(Pool& pool, std::size_t n, std::size_t inc,
                                               std::span<PoolElementId> out) {
+  // The first `inc` elements and the heap position of their bucket.
   std::uint32_t picked_small[64];
-  std::vector<std::uint32_t> picked_large;
+  std::uint32_t picked_pos_small[64];
+  std::vector<std::uint32_t> picked_large, picked_pos_large;
   std::uint32_t* chosen = picked_small;
+  std::uint32_t* chosen_pos = picked_pos_small;
   if (inc > std::size(picked_small)) {
     picked_large.resize(inc);
+    picked_pos_large.resize(inc);
     chosen = picked_large.data();
+    chosen_pos = picked_pos_large.data();
   }
   std::size_t k = 0;
   const auto& heap = pool.bucket_heap;
@@ -121,15 +136,24 @@ std::size_t Handlespace::Impl::select_ordered(Pool& pool, std::size_t n, std::si
     frontier = frontier_large.data();
   }
   std::size_t frontier_size = 0;
-  std::size_t next_pos = 0;
+  std::size_t pos = 0;
   for (;;) {
-    const detail::KeyBucket& b = pool.buckets[heap[next_pos].bucket];
-    for (std::uint32_t e = b.head; e != kNone && k < n; e = elements[e].link_next) {
-      if (k < inc) chosen[k] = e;
-      out[k++] = elements[e].id;
+    const detail::KeyHeapEntry& entry = heap[pos];
+    // The first element comes from the heap entry; only longer buckets read element records.
+    std::uint32_t e = entry.head;
+    PoolElementId id = entry.head_id;
+    for (;;) {
+      if (k < inc) {
+        chosen[k] = e;
+        chosen_pos[k] = static_cast<std::uint32_t>(pos);
+      }
+      out[k++] = id;
+      if (k == n || e == entry.tail) break;
+      e = elements[e].link_next;
+      id = elements[e].id;
     }
     if (k == n) break;
-    for (std::size_t child = 2 * next_pos + 1; child <= 2 * next_pos + 2; ++child) {
+    for (std::size_t child = 2 * pos + 1; child <= 2 * pos + 2; ++child) {
       if (child < heap.size()) frontier[frontier_size++] = static_cast<std::uint32_t>(child);
     }
     if (frontier_size == 0) break;
@@ -137,17 +161,18 @@ std::size_t Handlespace::Impl::select_ordered(Pool& pool, std::size_t n, std::si
     for (std::size_t i = 1; i < frontier_size; ++i) {
       if (heap[frontier[i]].key < heap[frontier[best]].key) best = i;
     }
-    next_pos = frontier[best];
+    pos = frontier[best];
     frontier[best] = frontier[--frontier_size];
   }
-  const bool degrade = policy_uses_degradation(pool.policy);
+  if (!policy_uses_degradation(pool.policy)) {
+    // Same key: to the back of the bucket, O(1). Re-queuing never moves heap entries, so the
+    // recorded positions stay valid.
+    for (std::size_t i = 0; i < inc; ++i) ordered_requeue(pool, chosen_pos[i], chosen[i]);
+    return k;
+  }
   for (std::size_t i = 0; i < inc; ++i) {
     const std::uint32_t e = chosen[i];
     Element& el = elements[e];
-    if (!degrade) {
-      ordered_requeue(pool, e);  // same key: to the back of its bucket, O(1)
-      continue;
-    }
     ordered_erase(pool, e);
     el.state = static_cast<std::uint32_t>(
         detail::saturate32(std::uint64_t{el.state} + el.values.load_degradation));
