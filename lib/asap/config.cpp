@@ -17,7 +17,8 @@ milliseconds Timers::effective_reregistration_interval() const {
   // lifetimes (tests, the low-latency profile) 20 s would leave nothing: use half the lifetime.
   const milliseconds rfc = std::min<milliseconds>(std::chrono::minutes(10),
                                                   registration_lifetime - std::chrono::seconds(20));
-  return std::max(rfc, registration_lifetime / 2);
+  const milliseconds minus_margin = registration_lifetime - std::chrono::seconds(20);
+  return minus_margin < registration_lifetime / 2 ? registration_lifetime / 2 : rfc;
 }
 
 AsapConfig default_config() {

@@ -461,6 +461,7 @@ AsapResult<void> PoolElement::send_business_card(SessionId session, std::optiona
   asap_msg::BusinessCard card;
   card.pool_handle = pool_handle.value_or(impl_->options.pool_handle);
   card.pool_elements = std::move(elements);
+  if (card.pool_elements.empty()) card.pool_elements.push_back(impl_->wire_element());
   return impl_->send_raw(session, wire::encode(card), info);
 }
 

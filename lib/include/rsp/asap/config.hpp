@@ -50,7 +50,8 @@ struct Timers {
   // the PE after it unless renewed.
   milliseconds registration_lifetime{300000};
   // T4-reregistration: RFC 5352 §5.1 "10 minutes or 20 seconds less than the Life Timer
-  // parameter ..., whichever is less". nullopt computes exactly that (never below lifetime/2).
+  // parameter ..., whichever is less". nullopt computes exactly that; lifetimes under 40 s (where
+  // the 20 s margin would eat more than half) use lifetime / 2.
   std::optional<milliseconds> reregistration_interval;
   // T5-Serverhunt: how long one server-hunt attempt may take (association setup with one
   // registrar) before the next candidate is tried.

@@ -137,8 +137,9 @@ class PoolElement {
   // RFC 5352 §3.9: ASAP COOKIE with opaque state; the PU keeps the last one and replays it
   // (COOKIE_ECHO) to the PE it fails over to.
   AsapResult<void> send_cookie(SessionId session, std::span<const std::byte> cookie);
-  // RFC 5352 §3.10: BUSINESS_CARD naming the pool (and optionally PEs) the PU should fail over
-  // to. An empty element list sends just the handle; this PE's own handle by default.
+  // RFC 5352 §2.2.13: BUSINESS_CARD naming the pool and the PEs the PU should fail over to
+  // (the message carries at least one PE: an empty list sends this PE's own parameter, so the
+  // PU learns the pool and falls back to a resolution of it). This PE's own handle by default.
   AsapResult<void> send_business_card(SessionId session,
                                       std::optional<PoolHandle> pool_handle = std::nullopt,
                                       std::vector<wire::PoolElement> elements = {});
