@@ -1,0 +1,173 @@
+// The usrsctp backend's UDP side (RFC 6951): batched receive and send, the SCTP checksum we
+// compute for usrsctp, remote endpoints (Peer) and their UDP ports, path MTUs.
+#include <arpa/inet.h>
+
+#include "transport/crc32c.hpp"
+#include "transport/usrsctp_address.hpp"
+#include "transport/usrsctp_endpoint_impl.hpp"
+
+namespace rsp::transport::usrsctp_detail {
+
+void UsrsctpEndpoint::arm(std::size_t index) {
+  sockets_[index]->socket.async_wait(
+      udp::socket::wait_read, [this, index, token = std::weak_ptr<int>(alive_)](
+                                  const boost::system::error_code& ec) {
+        if (ec || token.expired() || sctp_ == nullptr) return;
+        on_readable(index);
+      });
+}
+
+void UsrsctpEndpoint::on_readable(std::size_t index) {
+  const StackCall call(*this);
+  const int fd = sockets_[index]->socket.native_handle();
+  std::array<mmsghdr, kBatch> msgs{};
+  std::array<iovec, kBatch> iov{};
+  std::array<sockaddr_storage, kBatch> from{};
+  const std::weak_ptr<int> token = alive_;
+  batching_ = true;
+  for (std::size_t round = 0; round < kMaxBatchesPerWakeup; ++round) {
+    for (std::size_t i = 0; i < kBatch; ++i) {
+      iov[i] = {rx_batch_[i].data(), kMaxDatagram};
+      msgs[i].msg_hdr = {};
+      msgs[i].msg_hdr.msg_iov = &iov[i];
+      msgs[i].msg_hdr.msg_iovlen = 1;
+      msgs[i].msg_hdr.msg_name = &from[i];
+      msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    }
+    const int n = ::recvmmsg(fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
+    if (n <= 0) break;
+    for (int i = 0; i < n; ++i) {
+      udp::endpoint sender;
+      std::memcpy(sender.data(), &from[i], std::min<std::size_t>(msgs[i].msg_hdr.msg_namelen, sizeof from[i]));
+      input(index, rx_batch_[i].data(), msgs[i].msg_len, sender);
+    }
+    // Hand the data to the user between batches so that replies join the outgoing batch.
+    if (readable_) drain();
+    if (!alive_after(token)) return;
+    if (static_cast<std::size_t>(n) < kBatch) break;
+  }
+  batching_ = false;
+  flush();
+  arm(index);
+}
+
+void UsrsctpEndpoint::input(std::size_t index, const std::byte* data, std::size_t length,
+                            const udp::endpoint& from) {
+  // RFC 4960 §3.1: the common header is 12 bytes: source port, destination port, vtag, CRC32c.
+  if (length < 12) return;
+  const auto u16 = [&](std::size_t at) {
+    return static_cast<std::uint16_t>((std::to_integer<unsigned>(data[at]) << 8) |
+                                      std::to_integer<unsigned>(data[at + 1]));
+  };
+  const std::uint16_t src_port = u16(0);
+  const std::uint16_t dst_port = u16(2);
+  if (dst_port != port_ || src_port == 0) return;
+  const IpAddress address = usrsctp_detail::from_asio(from.address());
+  auto it = peers_.find({address, src_port});
+  Peer* peer = nullptr;
+  if (it != peers_.end()) {
+    peer = it->second.get();
+  } else {
+    // Remember new peers only for an INIT: anything else from a stranger is out of the blue
+    // (RFC 4960 §8.4) and would only grow the table.
+    if (length < 16 || std::to_integer<std::uint8_t>(data[12]) != kChunkInit) return;
+    peer = find_or_add_peer(index, address, src_port);
+    if (peer == nullptr) return;
+  }
+  // RFC 4960 §6.8: usrsctp leaves the checksum to us (crc32c offload).
+  if (!sctp_checksum_ok(const_cast<std::byte*>(data), length)) return;
+  // RFC 6951 §5.4: replies go to the UDP port the peer's packets come from.
+  peer->udp = from;
+  peer->socket_index = index;
+  // usrsctp fixes an association's fragmentation point from the MTU it starts with and never
+  // raises it, so a peer-started association (created at INIT / COOKIE ECHO) must start with
+  // this path's MTU, or a 4 KiB message on loopback goes out as four chunks.
+  const auto first_chunk = std::to_integer<std::uint8_t>(data[12]);
+  if (length >= 16 && (first_chunk == kChunkInit || first_chunk == kChunkCookieEcho)) {
+    set_default_mtu(peer->path_mtu);
+  }
+  usrsctp_conninput(peer, data, length, 0);
+}
+
+void UsrsctpEndpoint::output(Peer& peer, const void* packet, std::size_t length) {
+  if (peer.socket_index >= sockets_.size()) return;
+  // usrsctp hands over a buffer it does not reuse; fill in the checksum it left zero.
+  sctp_set_checksum(const_cast<void*>(packet), length);
+  auto& s = *sockets_[peer.socket_index];
+  udp::endpoint to = peer.udp;
+  if (s.dual_stack && to.address().is_v4()) {
+    to = udp::endpoint(boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, to.address().to_v4()),
+                       to.port());
+  }
+  if (batching_) {
+    const auto* p = static_cast<const std::byte*>(packet);
+    tx_.push_back(Pending{peer.socket_index, to, std::vector<std::byte>(p, p + length)});
+    if (tx_.size() >= kBatch) flush();
+    return;
+  }
+  ::sendto(s.socket.native_handle(), packet, length, MSG_DONTWAIT,
+           static_cast<const sockaddr*>(to.data()), static_cast<socklen_t>(to.size()));
+}
+
+void UsrsctpEndpoint::flush() {
+  std::size_t start = 0;
+  while (start < tx_.size()) {
+    // One sendmmsg per run of packets for the same socket.
+    std::array<mmsghdr, kBatch> msgs{};
+    std::array<iovec, kBatch> iov{};
+    const std::size_t index = tx_[start].socket_index;
+    std::size_t n = 0;
+    while (start + n < tx_.size() && n < kBatch && tx_[start + n].socket_index == index) {
+      auto& p = tx_[start + n];
+      iov[n] = {p.bytes.data(), p.bytes.size()};
+      msgs[n].msg_hdr.msg_iov = &iov[n];
+      msgs[n].msg_hdr.msg_iovlen = 1;
+      msgs[n].msg_hdr.msg_name = p.to.data();
+      msgs[n].msg_hdr.msg_namelen = static_cast<socklen_t>(p.to.size());
+      ++n;
+    }
+    if (index < sockets_.size()) {
+      std::size_t sent = 0;
+      while (sent < n) {
+        const int r = ::sendmmsg(sockets_[index]->socket.native_handle(), msgs.data() + sent,
+                                 static_cast<unsigned>(n - sent), MSG_DONTWAIT);
+        if (r <= 0) break;  // buffer full: SCTP retransmits what we drop
+        sent += static_cast<std::size_t>(r);
+      }
+    }
+    start += n;
+  }
+  tx_.clear();
+}
+
+Peer* UsrsctpEndpoint::find_or_add_peer(std::size_t socket_index, const IpAddress& address,
+                                       std::uint16_t port) {
+  auto key = std::make_pair(address, port);
+  if (auto it = peers_.find(key); it != peers_.end()) return it->second.get();
+  if (peers_.size() >= kMaxPeers) return nullptr;
+  auto peer = std::make_unique<Peer>();
+  peer->sink = this;
+  peer->socket_index = socket_index;
+  peer->address = address;
+  peer->sctp_port = port;
+  const std::uint16_t udp_port = options_.remote_udp_port != 0 ? options_.remote_udp_port : port;
+  peer->udp = udp::endpoint(usrsctp_detail::to_asio(address), udp_port);
+  peer->path_mtu = usrsctp_detail::udp_path_mtu(address);
+  usrsctp_register_address(peer.get());
+  Peer* raw = peer.get();
+  peers_.emplace(key, std::move(peer));
+  return raw;
+}
+
+std::optional<std::size_t> UsrsctpEndpoint::socket_for(const IpAddress& address) const {
+  for (std::size_t i = 0; i < sockets_.size(); ++i) {
+    const auto& s = *sockets_[i];
+    const bool v6 = s.socket.local_endpoint().address().is_v6();
+    if (s.dual_stack || v6 == !address.is_v4()) return i;
+  }
+  return std::nullopt;
+}
+
+// ---- associations ----
+
+}  // namespace rsp::transport::usrsctp_detail
