@@ -53,13 +53,13 @@ inline std::uint64_t ordered_key(PolicyType type, const PolicyValues& v,
   }
 }
 
-// Selection weight (probability ~ weight); 0 = never chosen.
-inline std::uint64_t selection_weight(PolicyType type, const PolicyValues& v,
+// Selection weight (probability ~ weight); 0 = never chosen. At most 0xffffffff.
+inline std::uint32_t selection_weight(PolicyType type, const PolicyValues& v,
                                       std::uint32_t degradation) noexcept {
   // RSPLIB: the randomized least-used family weighs by the unused capacity, at least 1 so
   // that a fully loaded PE stays selectable.
-  const auto unused = [](std::uint64_t used) -> std::uint64_t {
-    return used >= kPolicyLoadMax ? 1 : kPolicyLoadMax - used;
+  const auto unused = [](std::uint64_t used) -> std::uint32_t {
+    return used >= kPolicyLoadMax ? 1 : static_cast<std::uint32_t>(kPolicyLoadMax - used);
   };
   switch (type) {
     case PolicyType::Random:  // RFC 5356 §4.3
@@ -80,7 +80,7 @@ inline std::uint64_t selection_weight(PolicyType type, const PolicyValues& v,
           static_cast<std::uint64_t>((static_cast<double>(v.weight) *
                                       static_cast<double>(distance_penalty(v.distance, v.weight_dpf))) /
                                      static_cast<double>(kPolicyLoadMax) + 0.5);
-      return cut >= v.weight ? 1 : v.weight - cut;
+      return cut >= v.weight ? 1 : static_cast<std::uint32_t>(v.weight - cut);
     }
     default:
       return 0;

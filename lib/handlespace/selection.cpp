@@ -223,9 +223,9 @@ std::size_t Handlespace::Impl::select_weighted(Pool& pool, std::size_t n, std::s
 
   std::size_t k = 0;
   std::size_t zeroed = 0;  // chosen[0, zeroed) have weight 0 in the tree for now
-  std::uint64_t saved_small[64];
-  std::vector<std::uint64_t> saved_large;
-  std::uint64_t* saved = saved_small;
+  std::uint32_t saved_small[64];
+  std::vector<std::uint32_t> saved_large;
+  std::uint32_t* saved = saved_small;
   if (n > std::size(saved_small)) {
     saved_large.resize(n);
     saved = saved_large.data();
