@@ -150,7 +150,7 @@ bool decode_body(asap::MessageType type, std::uint8_t flags, std::span<const std
   Tlv t;
   switch (type) {
     case asap::MessageType::Registration: {
-      auto& m = out.emplace<asap::Registration>();
+      auto& m = alternative<asap::Registration>(out);
       if (!cur.expect(ParameterType::PoolHandle, t, "pool handle") ||
           !decode_pool_handle(t, c, m.pool_handle) ||
           !cur.expect(ParameterType::PoolElement, t, "pool element") ||
@@ -160,12 +160,12 @@ bool decode_body(asap::MessageType type, std::uint8_t flags, std::span<const std
       break;
     }
     case asap::MessageType::Deregistration: {
-      auto& m = out.emplace<asap::Deregistration>();
+      auto& m = alternative<asap::Deregistration>(out);
       if (!handle_and_pe_id(cur, c, m.pool_handle, m.pe_id)) return false;
       break;
     }
     case asap::MessageType::RegistrationResponse: {
-      auto& m = out.emplace<asap::RegistrationResponse>();
+      auto& m = alternative<asap::RegistrationResponse>(out);
       m.rejected = (flags & kRejectFlag) != 0;
       if (!handle_and_pe_id(cur, c, m.pool_handle, m.pe_id) || !optional_error(cur, c, m.error)) {
         return false;
@@ -173,14 +173,14 @@ bool decode_body(asap::MessageType type, std::uint8_t flags, std::span<const std
       break;
     }
     case asap::MessageType::DeregistrationResponse: {
-      auto& m = out.emplace<asap::DeregistrationResponse>();
+      auto& m = alternative<asap::DeregistrationResponse>(out);
       if (!handle_and_pe_id(cur, c, m.pool_handle, m.pe_id) || !optional_error(cur, c, m.error)) {
         return false;
       }
       break;
     }
     case asap::MessageType::HandleResolution: {
-      auto& m = out.emplace<asap::HandleResolution>();
+      auto& m = alternative<asap::HandleResolution>(out);
       if (!cur.expect(ParameterType::PoolHandle, t, "pool handle") ||
           !decode_pool_handle(t, c, m.pool_handle)) {
         return false;
@@ -191,7 +191,7 @@ bool decode_body(asap::MessageType type, std::uint8_t flags, std::span<const std
       break;
     }
     case asap::MessageType::HandleResolutionResponse: {
-      auto& m = out.emplace<asap::HandleResolutionResponse>();
+      auto& m = alternative<asap::HandleResolutionResponse>(out);
       if (!cur.expect(ParameterType::PoolHandle, t, "pool handle") ||
           !decode_pool_handle(t, c, m.pool_handle)) {
         return false;
@@ -205,24 +205,24 @@ bool decode_body(asap::MessageType type, std::uint8_t flags, std::span<const std
       break;
     }
     case asap::MessageType::EndpointKeepAlive: {
-      auto& m = out.emplace<asap::EndpointKeepAlive>();
+      auto& m = alternative<asap::EndpointKeepAlive>(out);
       m.home = (flags & kHomeFlag) != 0;
       m.server_id = server_id;
       if (!handle_and_pe_id(cur, c, m.pool_handle, m.pe_id)) return false;
       break;
     }
     case asap::MessageType::EndpointKeepAliveAck: {
-      auto& m = out.emplace<asap::EndpointKeepAliveAck>();
+      auto& m = alternative<asap::EndpointKeepAliveAck>(out);
       if (!handle_and_pe_id(cur, c, m.pool_handle, m.pe_id)) return false;
       break;
     }
     case asap::MessageType::EndpointUnreachable: {
-      auto& m = out.emplace<asap::EndpointUnreachable>();
+      auto& m = alternative<asap::EndpointUnreachable>(out);
       if (!handle_and_pe_id(cur, c, m.pool_handle, m.pe_id)) return false;
       break;
     }
     case asap::MessageType::ServerAnnounce: {
-      auto& m = out.emplace<asap::ServerAnnounce>();
+      auto& m = alternative<asap::ServerAnnounce>(out);
       m.server_id = server_id;
       for (;;) {
         const Tlv* next = nullptr;
@@ -234,21 +234,21 @@ bool decode_body(asap::MessageType type, std::uint8_t flags, std::span<const std
       break;
     }
     case asap::MessageType::Cookie: {
-      auto& m = out.emplace<asap::Cookie>();
+      auto& m = alternative<asap::Cookie>(out);
       if (!cur.expect(ParameterType::Cookie, t, "cookie") || !decode_cookie(t, c, m.cookie)) {
         return false;
       }
       break;
     }
     case asap::MessageType::CookieEcho: {
-      auto& m = out.emplace<asap::CookieEcho>();
+      auto& m = alternative<asap::CookieEcho>(out);
       if (!cur.expect(ParameterType::Cookie, t, "cookie") || !decode_cookie(t, c, m.cookie)) {
         return false;
       }
       break;
     }
     case asap::MessageType::BusinessCard: {
-      auto& m = out.emplace<asap::BusinessCard>();
+      auto& m = alternative<asap::BusinessCard>(out);
       if (!cur.expect(ParameterType::PoolHandle, t, "pool handle") ||
           !decode_pool_handle(t, c, m.pool_handle) || !pool_elements(cur, c, m.pool_elements)) {
         return false;
@@ -259,7 +259,7 @@ bool decode_body(asap::MessageType type, std::uint8_t flags, std::span<const std
       break;
     }
     case asap::MessageType::Error: {
-      auto& m = out.emplace<asap::ErrorMessage>();
+      auto& m = alternative<asap::ErrorMessage>(out);
       if (!cur.expect(ParameterType::OperationError, t, "operation error") ||
           !decode_operation_error(t, c, m.error)) {
         return false;
@@ -290,20 +290,21 @@ Result<AsapMessage, DecodeError> decode_asap(std::span<const std::byte> bytes,
   if (report) *report = DecodeReport{};
   DecodeContext c;
   c.report = report;
+  // Decoded in place in the result's storage, returned by NRVO: no copy or move of the message.
+  Result<AsapMessage, DecodeError> result{AsapMessage{}};
   std::uint8_t type = 0, flags = 0;
   std::span<const std::byte> body;
-  if (!read_message_header(bytes, c, type, flags, body)) return c.error<AsapMessage>();
-  if (!known_asap_type(type)) {
-    // RFC 5352 §3.x / RFC 5354 §3.10: echo the whole message in "Unrecognized Message".
-    c.fail(DecodeError::UnrecognizedMessage, fmt::format("unknown ASAP message type 0x{:02x}", type),
-           bytes);
-    return c.error<AsapMessage>();
+  if (read_message_header(bytes, c, type, flags, body)) {
+    if (!known_asap_type(type)) {
+      // RFC 5354 §3.10: "Unrecognized Message" echoes the whole message.
+      c.fail(DecodeError::UnrecognizedMessage,
+             fmt::format("unknown ASAP message type 0x{:02x}", type), bytes);
+    } else {
+      (void)decode_body(static_cast<asap::MessageType>(type), flags, body, c, result.value());
+    }
   }
-  AsapMessage out;
-  if (!decode_body(static_cast<asap::MessageType>(type), flags, body, c, out)) {
-    return c.error<AsapMessage>();
-  }
-  return out;
+  if (c.failed) result = c.error<AsapMessage>();
+  return result;
 }
 
 }  // namespace rsp::wire

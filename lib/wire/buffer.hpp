@@ -9,6 +9,8 @@
 #include <span>
 #include <vector>
 
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "Reader byte-swaps: little-endian hosts only");
+
 namespace rsp::wire::detail {
 
 inline constexpr std::size_t kTlvHeaderSize = 4;  // type (16) + length (16)
@@ -26,6 +28,7 @@ class Reader {
   bool empty() const noexcept { return pos_ == data_.size(); }
   std::size_t offset() const noexcept { return pos_; }
   std::span<const std::byte> rest() const noexcept { return data_.subspan(pos_); }
+  const std::byte* position() const noexcept { return data_.data() + pos_; }
 
   bool u8(std::uint8_t& v) noexcept {
     if (remaining() < 1) return false;
@@ -35,14 +38,13 @@ class Reader {
   }
   bool u16(std::uint16_t& v) noexcept {
     if (remaining() < 2) return false;
-    v = static_cast<std::uint16_t>((byte_at(0) << 8) | byte_at(1));
+    v = load_u16(data_.data() + pos_);
     pos_ += 2;
     return true;
   }
   bool u32(std::uint32_t& v) noexcept {
     if (remaining() < 4) return false;
-    v = (std::uint32_t{byte_at(0)} << 24) | (std::uint32_t{byte_at(1)} << 16) |
-        (std::uint32_t{byte_at(2)} << 8) | std::uint32_t{byte_at(3)};
+    v = load_u32(data_.data() + pos_);
     pos_ += 4;
     return true;
   }
@@ -58,10 +60,19 @@ class Reader {
     return true;
   }
 
- private:
-  unsigned byte_at(std::size_t i) const noexcept {
-    return static_cast<unsigned>(data_[pos_ + i]);
+  // Big-endian loads from memory the caller has bounds-checked.
+  static std::uint16_t load_u16(const std::byte* p) noexcept {
+    std::uint16_t v;
+    std::memcpy(&v, p, sizeof v);
+    return __builtin_bswap16(v);
   }
+  static std::uint32_t load_u32(const std::byte* p) noexcept {
+    std::uint32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return __builtin_bswap32(v);
+  }
+
+ private:
   std::span<const std::byte> data_;
   std::size_t pos_ = 0;
 };

@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 
 #include "buffer.hpp"
 #include "rsp/result.hpp"
@@ -31,7 +32,9 @@ struct DecodeContext {
   }
 };
 
-// Counts one level of TLV nesting for as long as it lives (ParameterCursor checks the limit).
+// Counts one level of TLV nesting for as long as it lives. The grammar of every message is
+// shallow; only echoed content (error causes quoting parameters that quote...) can recurse, and
+// the checks of echoed content enforce kMaxNestingDepth.
 class DepthGuard {
  public:
   explicit DepthGuard(DecodeContext& c) noexcept : c_(c) { ++c_.depth; }
@@ -43,20 +46,57 @@ class DepthGuard {
   DecodeContext& c_;
 };
 
+// Is this parameter type one this build understands? (HROPT counts, in both of its spellings:
+// RSPLIB's headers write 0x003f, the draft and Wireshark 0x803f.)
+inline bool is_known_parameter(std::uint16_t type) noexcept {
+  return (type >= 0x0001 && type <= 0x000f) || type == 0x803f || type == 0x003f;
+}
+inline ParameterType known_type(std::uint16_t type) noexcept {
+  if (type == 0x003f) return ParameterType::HandleResolutionOption;
+  return static_cast<ParameterType>(type);
+}
+inline bool is_transport_type(std::uint16_t type) noexcept {
+  return type >= 0x0003 && type <= 0x0007;
+}
+
 // One TLV as found on the wire.
 struct Tlv {
   std::uint16_t type = 0;                // as sent, upper action bits included
-  std::span<const std::byte> value;      // length - 4 bytes
-  std::span<const std::byte> whole;      // header + value, no padding
+  std::span<const std::byte> value;      // length - 4 bytes, right after the 4-byte header
+  // Header + value, without padding (what error causes echo).
+  std::span<const std::byte> whole() const noexcept {
+    return {value.data() - kTlvHeaderSize, value.size() + kTlvHeaderSize};
+  }
 };
 
 // Reads the next TLV of a parameter list: header, length, value and padding. The padding
-// may be absent only after the last TLV of the list (RFC 4960 §3.2-style tolerance).
-bool read_tlv(Reader& r, DecodeContext& c, Tlv& out, const char* where);
+// may be absent only after the last TLV of the list (RFC 4960 §3.2-style tolerance); when
+// present it must be zero. The fast path is inline; every failure goes to read_tlv_failed(),
+// which names what is wrong.
+bool read_tlv_failed(Reader& r, DecodeContext& c, const char* where);
 
-// Is this parameter type one this build understands? (HROPT counts, in both of its spellings.)
-bool is_known_parameter(std::uint16_t type) noexcept;
-ParameterType known_type(std::uint16_t type) noexcept;  // folds 0x003f into 0x803f
+inline bool read_tlv(Reader& r, DecodeContext& c, Tlv& out, const char* where) {
+  const std::size_t remaining = r.remaining();
+  if (remaining >= kTlvHeaderSize) [[likely]] {
+    const std::byte* p = r.position();
+    const std::uint16_t length = Reader::load_u16(p + 2);
+    if (length >= kTlvHeaderSize && length <= remaining) [[likely]] {
+      std::size_t consumed = padded_size(length);
+      if (consumed > remaining) {
+        consumed = remaining;  // only legal when the TLV ends the list exactly
+        if (remaining != length) return read_tlv_failed(r, c, where);
+      }
+      for (std::size_t i = length; i < consumed; ++i) {
+        if (p[i] != std::byte{0}) return read_tlv_failed(r, c, where);
+      }
+      out.type = Reader::load_u16(p);
+      out.value = std::span<const std::byte>(p + kTlvHeaderSize, length - kTlvHeaderSize);
+      (void)r.skip(consumed);
+      return true;
+    }
+  }
+  return read_tlv_failed(r, c, where);
+}
 
 // A parameter list with one TLV of lookahead. Unknown parameters are handled here, as
 // RFC 5354 §3 says, and never reach the caller.
@@ -65,18 +105,60 @@ class ParameterCursor {
   ParameterCursor(std::span<const std::byte> list, DecodeContext& c, const char* where)
       : r_(list), c_(c), where_(where) {}
 
-  // Next known parameter without consuming it; false with c.failed on error; true and
-  // nullopt-equivalent (returns nullptr) at the end of the list.
-  bool peek(const Tlv*& out);
-  void consume() { have_ = false; }
+  // Next known parameter without consuming it: false with c failed on error; true with
+  // out == nullptr at the end of the list.
+  bool peek(const Tlv*& out) {
+    if (!have_) {
+      for (;;) {
+        if (r_.empty()) {
+          out = nullptr;
+          return true;
+        }
+        if (!read_tlv(r_, c_, next_, where_)) return false;
+        if (is_known_parameter(next_.type)) [[likely]] break;
+        if (!skip_unknown()) return false;
+      }
+      have_ = true;
+    }
+    out = &next_;
+    return true;
+  }
+  void consume() noexcept { have_ = false; }
   // Next parameter, which must be of `type`.
-  bool expect(ParameterType type, Tlv& out, const char* what);
+  bool expect(ParameterType type, Tlv& out, const char* what) {
+    const Tlv* next = nullptr;
+    if (!peek(next)) return false;
+    if (next == nullptr || known_type(next->type) != type) [[unlikely]] {
+      return wrong_parameter(type, next, what);
+    }
+    out = *next;
+    have_ = false;
+    return true;
+  }
   // Optional next parameter of `type`: present = false when the next one is something else.
-  bool optional(ParameterType type, Tlv& out, bool& present);
+  bool optional(ParameterType type, Tlv& out, bool& present) {
+    present = false;
+    const Tlv* next = nullptr;
+    if (!peek(next)) return false;
+    if (next != nullptr && known_type(next->type) == type) {
+      out = *next;
+      have_ = false;
+      present = true;
+    }
+    return true;
+  }
   // The list must be over.
-  bool finish();
+  bool finish() {
+    const Tlv* next = nullptr;
+    if (!peek(next)) return false;
+    return next == nullptr || not_allowed(*next);
+  }
 
  private:
+  bool skip_unknown();  // RFC 5354 §3 upper-bits rule for next_; false when it says stop
+  bool wrong_parameter(ParameterType type, const Tlv* found, const char* what);
+  bool not_allowed(const Tlv& found);
+
   Reader r_;
   DecodeContext& c_;
   const char* where_;
@@ -96,7 +178,6 @@ bool decode_operation_error(const Tlv& tlv, DecodeContext& c, OperationError& ou
 bool decode_cookie(const Tlv& tlv, DecodeContext& c, std::vector<std::byte>& out);
 bool decode_hropt(const Tlv& tlv, DecodeContext& c, HandleResolutionOption& out);
 
-bool is_transport_type(std::uint16_t type) noexcept;
 
 // Parameter encoders (each writes one padded TLV).
 void put_pool_handle(std::vector<std::byte>& out, const PoolHandle& handle);
@@ -109,6 +190,14 @@ void put_server_information(std::vector<std::byte>& out, const ServerInformation
 void put_operation_error(std::vector<std::byte>& out, const OperationError& error);
 void put_cookie(std::vector<std::byte>& out, std::span<const std::byte> cookie);
 void put_hropt(std::vector<std::byte>& out, const HandleResolutionOption& option);
+
+// The alternative T of a message variant, reusing it when it already holds a T (decoding into a
+// Result's own storage then needs neither a second construction nor a move).
+template <typename T, typename Variant>
+T& alternative(Variant& v) {
+  if (auto* p = std::get_if<T>(&v)) return *p;
+  return v.template emplace<T>();
+}
 
 // Message framing shared by ASAP and ENRP (RFC 5352 §2.1 / RFC 5353 §2): type, flags, length.
 std::size_t begin_message(std::vector<std::byte>& out, std::uint8_t type, std::uint8_t flags);

@@ -138,7 +138,7 @@ bool decode_body(enrp::MessageType type, std::uint8_t flags, Reader& r, DecodeCo
   bool present = false;
   switch (type) {
     case enrp::MessageType::Presence: {
-      auto& m = out.emplace<enrp::Presence>();
+      auto& m = alternative<enrp::Presence>(out);
       m.reply_required = (flags & kReplyRequiredFlag) != 0;
       m.sender_id = sender;
       m.receiver_id = receiver;
@@ -153,14 +153,14 @@ bool decode_body(enrp::MessageType type, std::uint8_t flags, Reader& r, DecodeCo
       break;
     }
     case enrp::MessageType::HandleTableRequest: {
-      auto& m = out.emplace<enrp::HandleTableRequest>();
+      auto& m = alternative<enrp::HandleTableRequest>(out);
       m.own_children_only = (flags & kOwnChildrenOnlyFlag) != 0;
       m.sender_id = sender;
       m.receiver_id = receiver;
       break;
     }
     case enrp::MessageType::HandleTableResponse: {
-      auto& m = out.emplace<enrp::HandleTableResponse>();
+      auto& m = alternative<enrp::HandleTableResponse>(out);
       m.rejected = (flags & kRejectFlag) != 0;
       m.more_to_send = (flags & kMoreToSendFlag) != 0;
       m.sender_id = sender;
@@ -180,7 +180,7 @@ bool decode_body(enrp::MessageType type, std::uint8_t flags, Reader& r, DecodeCo
       break;
     }
     case enrp::MessageType::HandleUpdate: {
-      auto& m = out.emplace<enrp::HandleUpdate>();
+      auto& m = alternative<enrp::HandleUpdate>(out);
       m.takeover_suggested = (flags & kTakeoverSuggestedFlag) != 0;
       m.sender_id = sender;
       m.receiver_id = receiver;
@@ -194,13 +194,13 @@ bool decode_body(enrp::MessageType type, std::uint8_t flags, Reader& r, DecodeCo
       break;
     }
     case enrp::MessageType::ListRequest: {
-      auto& m = out.emplace<enrp::ListRequest>();
+      auto& m = alternative<enrp::ListRequest>(out);
       m.sender_id = sender;
       m.receiver_id = receiver;
       break;
     }
     case enrp::MessageType::ListResponse: {
-      auto& m = out.emplace<enrp::ListResponse>();
+      auto& m = alternative<enrp::ListResponse>(out);
       m.rejected = (flags & kRejectFlag) != 0;
       m.sender_id = sender;
       m.receiver_id = receiver;
@@ -212,7 +212,7 @@ bool decode_body(enrp::MessageType type, std::uint8_t flags, Reader& r, DecodeCo
       break;
     }
     case enrp::MessageType::Error: {
-      auto& m = out.emplace<enrp::ErrorMessage>();
+      auto& m = alternative<enrp::ErrorMessage>(out);
       m.sender_id = sender;
       m.receiver_id = receiver;
       if (!cur.expect(ParameterType::OperationError, t, "operation error") ||
@@ -248,20 +248,21 @@ Result<EnrpMessage, DecodeError> decode_enrp(std::span<const std::byte> bytes,
   if (report) *report = DecodeReport{};
   DecodeContext c;
   c.report = report;
+  // Decoded in place in the result's storage, returned by NRVO: no copy or move of the message.
+  Result<EnrpMessage, DecodeError> result{EnrpMessage{}};
   std::uint8_t type = 0, flags = 0;
   std::span<const std::byte> body;
-  if (!read_message_header(bytes, c, type, flags, body)) return c.error<EnrpMessage>();
-  if (!known_enrp_type(type)) {
-    c.fail(DecodeError::UnrecognizedMessage, fmt::format("unknown ENRP message type 0x{:02x}", type),
-           bytes);
-    return c.error<EnrpMessage>();
+  if (read_message_header(bytes, c, type, flags, body)) {
+    if (!known_enrp_type(type)) {
+      c.fail(DecodeError::UnrecognizedMessage,
+             fmt::format("unknown ENRP message type 0x{:02x}", type), bytes);
+    } else {
+      Reader r(body);
+      (void)decode_body(static_cast<enrp::MessageType>(type), flags, r, c, result.value());
+    }
   }
-  EnrpMessage out;
-  Reader r(body);
-  if (!decode_body(static_cast<enrp::MessageType>(type), flags, r, c, out)) {
-    return c.error<EnrpMessage>();
-  }
-  return out;
+  if (c.failed) result = c.error<EnrpMessage>();
+  return result;
 }
 
 }  // namespace rsp::wire

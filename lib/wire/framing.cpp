@@ -58,137 +58,71 @@ bool DecodeContext::fail(DecodeError error, std::string what, std::span<const st
   return false;
 }
 
-bool read_tlv(Reader& r, DecodeContext& c, Tlv& out, const char* where) {
+bool read_tlv_failed(Reader& r, DecodeContext& c, const char* where) {
   const auto start = r.rest();
-  std::uint16_t type = 0, length = 0;
-  if (r.remaining() < kTlvHeaderSize) {
+  if (start.size() < kTlvHeaderSize) {
     return c.fail(DecodeError::Truncated,
                   fmt::format("{}: {} byte(s) left, a parameter header needs 4", where,
-                              r.remaining()));
+                              start.size()));
   }
-  (void)r.u16(type);
-  (void)r.u16(length);
+  const std::uint16_t type = Reader::load_u16(start.data());
+  const std::uint16_t length = Reader::load_u16(start.data() + 2);
   if (length < kTlvHeaderSize) {
     return c.fail(DecodeError::BadLength,
                   fmt::format("{}: parameter 0x{:04x} has length {}, below its 4-byte header",
                               where, type, length),
                   start.first(kTlvHeaderSize));
   }
-  std::span<const std::byte> value;
-  if (!r.bytes(length - kTlvHeaderSize, value)) {
+  if (length > start.size()) {
     return c.fail(DecodeError::Truncated,
                   fmt::format("{}: parameter 0x{:04x} claims {} bytes, only {} present", where,
                               type, length, start.size()),
                   start);
   }
-  const std::size_t pad = padding_of(length);
-  if (pad != 0 && !r.empty()) {
-    std::span<const std::byte> padding;
-    if (!r.bytes(pad, padding) || !all_zero(padding)) {
-      return c.fail(DecodeError::BadPadding,
-                    fmt::format("{}: parameter 0x{:04x} of length {} is not followed by {} zero "
-                                "padding byte(s)",
-                                where, type, length, pad),
-                    start.first(length));
-    }
-  }
-  out.type = type;
-  out.value = value;
-  out.whole = start.first(length);
-  return true;
+  return c.fail(DecodeError::BadPadding,
+                fmt::format("{}: parameter 0x{:04x} of length {} is not followed by {} zero "
+                            "padding byte(s)",
+                            where, type, length, padding_of(length)),
+                start.first(length));
 }
 
-bool is_known_parameter(std::uint16_t type) noexcept {
-  return (type >= 0x0001 && type <= 0x000f) || type == 0x803f || type == 0x003f;
-}
-
-ParameterType known_type(std::uint16_t type) noexcept {
-  // RSPLIB's headers spell HROPT 0x003f; the draft and Wireshark 0x803f. Both mean HROPT.
-  if (type == 0x003f) return ParameterType::HandleResolutionOption;
-  return static_cast<ParameterType>(type);
-}
-
-bool ParameterCursor::peek(const Tlv*& out) {
-  out = nullptr;
-  if (have_) {
-    out = &next_;
-    return true;
+bool ParameterCursor::skip_unknown() {
+  // RFC 5354 §3: the upper two bits of an unknown type say what to do.
+  const Tlv& t = next_;
+  const unsigned action = t.type >> 14;
+  if ((action & 1u) && c_.report) {
+    const auto whole = t.whole();
+    c_.report->unrecognized_parameters.emplace_back(whole.begin(), whole.end());
   }
-  if (c_.failed) return false;
-  if (c_.depth > kMaxNestingDepth) {
-    return c_.fail(DecodeError::TooDeep,
-                   fmt::format("{}: parameters nested more than {} deep", where_,
-                               kMaxNestingDepth));
-  }
-  while (!r_.empty()) {
-    Tlv t;
-    if (!read_tlv(r_, c_, t, where_)) return false;
-    if (is_known_parameter(t.type)) {
-      next_ = t;
-      have_ = true;
-      out = &next_;
-      return true;
-    }
-    // RFC 5354 §3: the upper two bits of an unknown type say what to do.
-    const unsigned action = t.type >> 14;
-    if (action & 1u) {
-      if (c_.report) c_.report->unrecognized_parameters.emplace_back(t.whole.begin(), t.whole.end());
-    }
-    if (action == 0) {
+  switch (action) {
+    case 0:
       return c_.fail(DecodeError::UnrecognizedParameterNoReport,
                      fmt::format("{}: unknown parameter type 0x{:04x} (stop, do not report)",
                                  where_, t.type),
-                     t.whole);
-    }
-    if (action == 1) {
+                     t.whole());
+    case 1:
       return c_.fail(DecodeError::UnrecognizedParameter,
                      fmt::format("{}: unknown parameter type 0x{:04x} (stop and report)", where_,
                                  t.type),
-                     t.whole);
-    }
-    // 10: skip; 11: skip and report (recorded above).
+                     t.whole());
+    default: return true;  // 10: skip; 11: skip and report (recorded above)
   }
-  return true;
 }
 
-bool ParameterCursor::expect(ParameterType type, Tlv& out, const char* what) {
-  const Tlv* next = nullptr;
-  if (!peek(next)) return false;
-  if (next == nullptr) {
+bool ParameterCursor::wrong_parameter(ParameterType type, const Tlv* found, const char* what) {
+  if (found == nullptr) {
     return c_.fail(DecodeError::MissingParameter, fmt::format("{}: {} missing", where_, what));
   }
-  if (known_type(next->type) != type) {
-    return c_.fail(DecodeError::UnexpectedParameter,
-                   fmt::format("{}: expected {} (0x{:04x}), found parameter 0x{:04x}", where_,
-                               what, static_cast<unsigned>(type), next->type),
-                   next->whole);
-  }
-  out = *next;
-  consume();
-  return true;
+  return c_.fail(DecodeError::UnexpectedParameter,
+                 fmt::format("{}: expected {} (0x{:04x}), found parameter 0x{:04x}", where_, what,
+                             static_cast<unsigned>(type), found->type),
+                 found->whole());
 }
 
-bool ParameterCursor::optional(ParameterType type, Tlv& out, bool& present) {
-  present = false;
-  const Tlv* next = nullptr;
-  if (!peek(next)) return false;
-  if (next != nullptr && known_type(next->type) == type) {
-    out = *next;
-    consume();
-    present = true;
-  }
-  return true;
-}
-
-bool ParameterCursor::finish() {
-  const Tlv* next = nullptr;
-  if (!peek(next)) return false;
-  if (next != nullptr) {
-    return c_.fail(DecodeError::UnexpectedParameter,
-                   fmt::format("{}: parameter 0x{:04x} not allowed here", where_, next->type),
-                   next->whole);
-  }
-  return true;
+bool ParameterCursor::not_allowed(const Tlv& found) {
+  return c_.fail(DecodeError::UnexpectedParameter,
+                 fmt::format("{}: parameter 0x{:04x} not allowed here", where_, found.type),
+                 found.whole());
 }
 
 bool read_message_header(std::span<const std::byte> bytes, DecodeContext& c, std::uint8_t& type,

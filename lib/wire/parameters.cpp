@@ -16,7 +16,7 @@ constexpr std::uint16_t raw(ParameterType t) { return static_cast<std::uint16_t>
 bool truncated(DecodeContext& c, const Tlv& tlv, const char* what) {
   return c.fail(DecodeError::Truncated,
                 fmt::format("{}: value of {} byte(s) too short", what, tlv.value.size()),
-                tlv.whole);
+                tlv.whole());
 }
 
 bool exact_size(DecodeContext& c, const Tlv& tlv, std::size_t expected, const char* what) {
@@ -24,7 +24,7 @@ bool exact_size(DecodeContext& c, const Tlv& tlv, std::size_t expected, const ch
   return c.fail(tlv.value.size() < expected ? DecodeError::Truncated : DecodeError::InvalidValue,
                 fmt::format("{}: value of {} byte(s), expected {}", what, tlv.value.size(),
                             expected),
-                tlv.whole);
+                tlv.whole());
 }
 
 std::uint32_t read_u32_unchecked(std::span<const std::byte> b) {
@@ -176,7 +176,7 @@ bool check_causes(std::span<const std::byte> value, DecodeContext& c, OperationE
           if (!read_tlv(echoed, c, t, "error cause")) return false;
           if (!echoed.empty()) {
             return c.fail(DecodeError::TrailingBytes,
-                          "error cause: bytes after the echoed parameter", cause.whole);
+                          "error cause: bytes after the echoed parameter", cause.whole());
           }
           DepthGuard guard(c);
           if (!check_echoed_value(t.type, t.value, c)) return false;
@@ -189,7 +189,7 @@ bool check_causes(std::span<const std::byte> value, DecodeContext& c, OperationE
           if (!m.u16(header) || !m.u16(length) || length < 4 || length > cause.value.size()) {
             return c.fail(DecodeError::BadLength,
                           "error cause: the echoed message is not framed as a message",
-                          cause.whole);
+                          cause.whole());
           }
         }
         break;
@@ -206,8 +206,6 @@ bool check_causes(std::span<const std::byte> value, DecodeContext& c, OperationE
 
 }  // namespace
 
-bool is_transport_type(std::uint16_t type) noexcept { return type >= 0x0003 && type <= 0x0007; }
-
 // ---- decoders ----
 
 bool decode_pool_handle(const Tlv& tlv, DecodeContext& c, PoolHandle& out) {
@@ -215,7 +213,7 @@ bool decode_pool_handle(const Tlv& tlv, DecodeContext& c, PoolHandle& out) {
     return c.fail(DecodeError::InvalidValue,
                   fmt::format("pool handle: {} byte(s), allowed 1 to {}", tlv.value.size(),
                               kMaxPoolHandleSize),
-                  tlv.whole);
+                  tlv.whole());
   }
   out = PoolHandle::from_bytes(tlv.value);
   return true;
@@ -235,8 +233,9 @@ bool decode_pe_checksum(const Tlv& tlv, DecodeContext& c, PoolElementChecksum& o
 }
 
 bool decode_transport(const Tlv& tlv, DecodeContext& c, TransportAddress& out) {
-  DepthGuard guard(c);
-  out = TransportAddress{};
+  out.use = TransportUse::DataOnly;
+  out.dccp_service_code = 0;
+  out.addresses.clear();
   Reader r(tlv.value);
   std::uint16_t second = 0;
   if (!r.u16(out.port) || !r.u16(second)) return truncated(c, tlv, "transport parameter");
@@ -251,7 +250,7 @@ bool decode_transport(const Tlv& tlv, DecodeContext& c, TransportAddress& out) {
       break;
     default:
       return c.fail(DecodeError::UnexpectedParameter, "expected a transport parameter",
-                    tlv.whole);
+                    tlv.whole());
   }
   // RFC 5354 §3.4-3.5: SCTP and TCP carry "transport use"; the others a reserved field,
   // ignored on receipt.
@@ -261,7 +260,7 @@ bool decode_transport(const Tlv& tlv, DecodeContext& c, TransportAddress& out) {
                     fmt::format("transport parameter: transport use {} is neither 0 (data only) "
                                 "nor 1 (data plus control)",
                                 second),
-                    tlv.whole);
+                    tlv.whole());
     }
     out.use = static_cast<TransportUse>(second);
   }
@@ -275,13 +274,13 @@ bool decode_transport(const Tlv& tlv, DecodeContext& c, TransportAddress& out) {
       return c.fail(DecodeError::UnexpectedParameter,
                     fmt::format("transport parameter: parameter 0x{:04x} where addresses belong",
                                 next->type),
-                    next->whole);
+                    next->whole());
     }
     if (out.addresses.size() == kMaxAddressesPerTransport) {
       return c.fail(DecodeError::TooLarge,
                     fmt::format("transport parameter: more than {} addresses",
                                 kMaxAddressesPerTransport),
-                    tlv.whole);
+                    tlv.whole());
     }
     IpAddress a;
     if (!decode_address(*next, c, a)) return false;
@@ -289,20 +288,22 @@ bool decode_transport(const Tlv& tlv, DecodeContext& c, TransportAddress& out) {
     cur.consume();
   }
   if (out.addresses.empty()) {
-    return c.fail(DecodeError::MissingParameter, "transport parameter: no address", tlv.whole);
+    return c.fail(DecodeError::MissingParameter, "transport parameter: no address", tlv.whole());
   }
   // RFC 5354 §3.3, 3.5-3.7: only SCTP is multi-homed; the others carry exactly one address.
   if (out.protocol != TransportProtocol::Sctp && out.addresses.size() != 1) {
     return c.fail(DecodeError::InvalidValue,
                   fmt::format("transport parameter: {} addresses for a single-homed transport",
                               out.addresses.size()),
-                  tlv.whole);
+                  tlv.whole());
   }
   return true;
 }
 
 bool decode_policy(const Tlv& tlv, DecodeContext& c, PolicyInfo& out) {
-  out = PolicyInfo{};
+  out.weight = out.priority = out.load = out.load_degradation = 0;
+  out.load_dpf = out.weight_dpf = out.distance = 0;
+  out.unknown_value.clear();
   Reader r(tlv.value);
   std::uint32_t type = 0;
   if (!r.u32(type)) return truncated(c, tlv, "policy parameter");
@@ -322,14 +323,13 @@ bool decode_policy(const Tlv& tlv, DecodeContext& c, PolicyInfo& out) {
                   fmt::format("policy parameter: policy 0x{:08x} takes {} byte(s) of values, "
                               "found {}",
                               type, count * 4, r.remaining()),
-                  tlv.whole);
+                  tlv.whole());
   }
   for (std::size_t i = 0; i < count; ++i) (void)r.u32(out.*(layout->fields[i]));
   return true;
 }
 
 bool decode_pool_element(const Tlv& tlv, DecodeContext& c, PoolElement& out) {
-  DepthGuard guard(c);
   Reader r(tlv.value);
   std::uint32_t life = 0;
   if (!r.u32(out.id) || !r.u32(out.home_registrar_id) || !r.u32(life)) {
@@ -341,14 +341,14 @@ bool decode_pool_element(const Tlv& tlv, DecodeContext& c, PoolElement& out) {
   if (!cur.peek(next)) return false;
   if (next == nullptr) {
     return c.fail(DecodeError::MissingParameter, "pool element parameter: user transport missing",
-                  tlv.whole);
+                  tlv.whole());
   }
   if (!is_transport_type(next->type)) {
     return c.fail(DecodeError::UnexpectedParameter,
                   fmt::format("pool element parameter: expected the user transport, found "
                               "parameter 0x{:04x}",
                               next->type),
-                  next->whole);
+                  next->whole());
   }
   if (!decode_transport(*next, c, out.user_transport)) return false;
   cur.consume();
@@ -363,7 +363,7 @@ bool decode_pool_element(const Tlv& tlv, DecodeContext& c, PoolElement& out) {
     // RFC 5354 §3.9: the ASAP transport is the PE's SCTP endpoint for control traffic.
     if (known_type(next->type) != ParameterType::SctpTransport) {
       return c.fail(DecodeError::InvalidValue,
-                    "pool element parameter: ASAP transport is not SCTP", next->whole);
+                    "pool element parameter: ASAP transport is not SCTP", next->whole());
     }
     TransportAddress asap;
     if (!decode_transport(*next, c, asap)) return false;
@@ -374,7 +374,6 @@ bool decode_pool_element(const Tlv& tlv, DecodeContext& c, PoolElement& out) {
 }
 
 bool decode_server_information(const Tlv& tlv, DecodeContext& c, ServerInformation& out) {
-  DepthGuard guard(c);
   Reader r(tlv.value);
   if (!r.u32(out.server_id)) return truncated(c, tlv, "server information parameter");
   ParameterCursor cur(r.rest(), c, "server information parameter");

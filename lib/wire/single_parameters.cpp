@@ -26,7 +26,7 @@ Result<T, DecodeError> decode_single(std::span<const std::byte> bytes, const cha
   }
   if (!is_known_parameter(t.type) || !is_type(known_type(t.type))) {
     c.fail(DecodeError::UnexpectedParameter,
-           fmt::format("{}: found parameter type 0x{:04x}", what, t.type), t.whole);
+           fmt::format("{}: found parameter type 0x{:04x}", what, t.type), t.whole());
     return c.error<T>();
   }
   T value{};

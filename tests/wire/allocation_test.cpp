@@ -14,6 +14,10 @@ std::atomic<std::size_t> g_allocations{0};
 std::atomic<std::size_t> g_bytes{0};
 }  // namespace
 
+// The replacements pair malloc with free; g++ 12 cannot see that through inlining.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 void* operator new(std::size_t size) {
   g_allocations.fetch_add(1, std::memory_order_relaxed);
   g_bytes.fetch_add(size, std::memory_order_relaxed);
