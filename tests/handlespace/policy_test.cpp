@@ -355,3 +355,16 @@ TEST_CASE("every policy returns distinct elements, at most the pool size") {
     CHECK(pick(hs, 10).size() == 6);
   }
 }
+
+TEST_CASE("a resolution with max_increment 0 changes no selection state") {
+  Handlespace hs;
+  for (PoolElementId id = 1; id <= 3; ++id) add(hs, id, policy(PolicyType::RoundRobin));
+  CHECK(pick(hs, 1, 0).at(0) == pick(hs, 1, 0).at(0));
+  auto lud = policy(PolicyType::LeastUsedWithDegradation);
+  lud.load_degradation = pct(5);
+  Handlespace hs2;
+  REQUIRE(hs2.register_element(kPool, pe(1, lud), t0()).has_value());
+  PoolElementId out[1];
+  REQUIRE(hs2.select(kPool, {1, 0}, out).has_value());
+  CHECK(hs2.find(kPool, 1)->degradation == 0);
+}

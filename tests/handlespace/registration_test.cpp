@@ -168,7 +168,9 @@ TEST_CASE("malformed registrations are rejected as invalid values") {
         HandlespaceError::InvalidValues);
   auto unknown = pe(1);
   unknown.policy.type = static_cast<PolicyType>(0x12345678);
-  CHECK(error_of(hs.register_element(kPool, unknown, t0())) == HandlespaceError::UnknownPolicy);
+  const auto unknown_result = hs.register_element(kPool, unknown, t0());
+  CHECK(error_of(unknown_result) == HandlespaceError::UnknownPolicy);
+  CHECK(unknown_result.error().message.find("0x12345678") != std::string::npos);
   CHECK(hs.element_count() == 0);
   CHECK(hs.pool_count() == 0);
 }
