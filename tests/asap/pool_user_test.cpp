@@ -1,0 +1,406 @@
+// Pool user: handle resolution and cache (RFC 5352 §3.3-3.5), sessions with failover, cookie
+// replay and delivery accounting, against a fake registrar and real PoolElement objects on the
+// in-memory network with simulated time.
+#include <doctest/doctest.h>
+
+#include "asap_test_support.hpp"
+
+namespace rsp::asap::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const PoolHandle kPool("EchoPool");
+
+// A PE that echoes every message whose text does not start with "quiet", and records cookies.
+struct EchoPe {
+  std::unique_ptr<PoolElement> pe;
+  std::vector<std::string> received;
+  std::vector<std::string> cookie_echoes;
+  std::optional<std::string> cookie_to_send;      // sent after the first message of a session
+  std::optional<PoolElementId> card_points_to;   // business card naming that PE
+  std::vector<wire::PoolElement> card_elements;
+
+  EchoPe(Context& ctx, PoolElementId id, PolicyType policy = PolicyType::RoundRobin) {
+    PoolElementOptions o;
+    o.pool_handle = kPool;
+    o.policy.type = policy;
+    o.id = id;
+    auto created = PoolElement::create(ctx, o);
+    REQUIRE(created.has_value());
+    pe = std::move(*created);
+    PoolElementHandlers h;
+    h.on_message = [this](ReceivedData&& d) {
+      const auto t = text(d.payload);
+      received.push_back(t);
+      if (cookie_to_send) REQUIRE(pe->send_cookie(d.session, bytes(*cookie_to_send)).has_value());
+      if (!card_elements.empty()) {
+        REQUIRE(pe->send_business_card(d.session, std::nullopt, card_elements).has_value());
+      }
+      if (t.rfind("quiet", 0) != 0) REQUIRE(pe->send(d.session, d.payload, with_ppid(d.ppid)).has_value());
+    };
+    h.on_cookie_echo = [this](SessionId, std::vector<std::byte> c) { cookie_echoes.push_back(text(c)); };
+    pe->set_handlers(std::move(h));
+  }
+  std::uint16_t port() const { return pe->user_transport().port; }
+};
+
+struct PuFixture {
+  Net net;
+  FakeRegistrar registrar{net, 3863, 0x1111};
+  std::unique_ptr<Context> ctx = net.context({3863});
+  Recorder<PoolUserEvent> events;
+  std::vector<ReceivedData> replies;
+  std::unique_ptr<PoolUser> pu;
+
+  PuFixture() {
+    PoolUserHandlers h;
+    h.on_event = events.handler();
+    h.on_message = [this](ReceivedData&& d) { replies.push_back(std::move(d)); };
+    auto created = PoolUser::create(*ctx, h);
+    REQUIRE(created.has_value());
+    pu = std::move(*created);
+  }
+
+  AsapResult<Resolution> resolve(ResolveOptions o = {}, const PoolHandle& pool = kPool) {
+    std::optional<AsapResult<Resolution>> out;
+    pu->resolve(pool, o, [&](AsapResult<Resolution> r) { out = std::move(r); });
+    CHECK_FALSE(out.has_value());  // never inside the call
+    for (int i = 0; i < 100 && !out; ++i) net.advance(100ms);
+    REQUIRE(out.has_value());
+    return std::move(*out);
+  }
+
+  std::vector<std::string> reply_texts() const {
+    std::vector<std::string> out;
+    for (const auto& r : replies) out.push_back(text(r.payload));
+    return out;
+  }
+};
+
+TEST_CASE("handle resolution returns the pool's PEs with transports, policy and home registrar") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  ResolveOptions o;
+  o.items = 5;
+  auto r = f.resolve(o);
+  REQUIRE(r.has_value());
+  REQUIRE(r->elements.size() == 2);
+  CHECK(r->elements[0].id == 101);
+  CHECK(r->elements[0].home_registrar_id == 0x1111);
+  CHECK(r->elements[0].user_transport.port == a.port());
+  CHECK(r->elements[1].policy.type == PolicyType::RoundRobin);
+  CHECK_FALSE(r->from_cache);
+  REQUIRE(r->registrar.has_value());
+  CHECK(r->registrar->port == 3863);
+  REQUIRE(f.registrar.resolutions.size() == 1);
+  REQUIRE(f.registrar.resolutions[0].option.has_value());
+  CHECK(f.registrar.resolutions[0].option->items == 5);
+}
+
+TEST_CASE("a fresh resolution is answered from the cache until Stale.cache.value passes") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101);
+  f.net.drain();
+  REQUIRE(f.resolve().has_value());
+  auto cached = f.resolve();
+  REQUIRE(cached.has_value());
+  CHECK(cached->from_cache);
+  CHECK(f.registrar.resolutions.size() == 1);
+  ResolveOptions bypass;
+  bypass.bypass_cache = true;
+  REQUIRE(f.resolve(bypass).has_value());
+  CHECK(f.registrar.resolutions.size() == 2);
+  f.net.advance(2s);
+  auto again = f.resolve();
+  REQUIRE(again.has_value());
+  CHECK_FALSE(again->from_cache);
+  CHECK(f.registrar.resolutions.size() == 3);
+}
+
+TEST_CASE("resolution errors: unknown pool, empty pool, no registrar, timeout") {
+  SUBCASE("unknown pool handle") {
+    PuFixture f;
+    auto r = f.resolve({}, PoolHandle("Nope"));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == AsapErrc::PoolNotFound);
+  }
+  SUBCASE("empty pool") {
+    PuFixture f;
+    f.registrar.pools[kPool];
+    auto r = f.resolve();
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == AsapErrc::PoolEmpty);
+  }
+  SUBCASE("no registrar listening") {
+    Net net;
+    auto ctx = net.context({3999});
+    auto pu = PoolUser::create(*ctx);
+    REQUIRE(pu.has_value());
+    std::optional<AsapResult<Resolution>> out;
+    (*pu)->resolve(kPool, {}, [&](AsapResult<Resolution> r) { out = std::move(r); });
+    net.advance(1s);
+    REQUIRE(out.has_value());
+    REQUIRE_FALSE(out->has_value());
+    CHECK(out->error().code == AsapErrc::NoRegistrar);
+  }
+  SUBCASE("silent registrar") {
+    PuFixture f;
+    f.registrar.silent = true;
+    auto r = f.resolve();
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == AsapErrc::Timeout);
+    CHECK(f.registrar.resolutions.size() == 3);  // 1 + MAX-REQUEST-RETRANSMIT
+  }
+}
+
+TEST_CASE("ENDPOINT_UNREACHABLE goes to the registrar and the PE leaves the cache (RFC 5352 §3.5)") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  REQUIRE(f.resolve().has_value());
+  f.pu->report_unreachable(kPool, 101);
+  f.net.drain();
+  REQUIRE(f.registrar.unreachable.size() == 1);
+  CHECK(f.registrar.unreachable[0].pe_id == 101);
+  CHECK(f.registrar.unreachable[0].pool_handle == kPool);
+  auto cached = f.resolve();
+  REQUIRE(cached.has_value());
+  CHECK(cached->from_cache);
+  REQUIRE(cached->elements.size() == 1);
+  CHECK(cached->elements[0].id == 102);
+}
+
+TEST_CASE("a session sends to a PE chosen by policy and receives its replies") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(s.has_value());
+  auto seq = f.pu->send(*s, bytes("one"), with_ppid(7));
+  REQUIRE(seq.has_value());
+  CHECK(*seq == 1);
+  f.net.drain();
+  REQUIRE(f.replies.size() == 1);
+  CHECK(text(f.replies[0].payload) == "one");
+  CHECK(f.replies[0].ppid == 7);
+  CHECK(f.replies[0].session == *s);
+  const auto serving = f.replies[0].pool_element;
+  CHECK((serving == 101 || serving == 102));
+  auto st = f.pu->session_status(*s);
+  REQUIRE(st.has_value());
+  CHECK(st->state == SessionState::Connected);
+  CHECK(st->pool_element->id == serving);
+  CHECK(st->confirmed == 1);
+  CHECK(f.events.count(PoolUserEventKind::SessionAdded) == 1);
+  CHECK(f.pu->send(*s, bytes("x"), with_ppid(11)).error().code == AsapErrc::InvalidArgument);
+  CHECK(f.pu->send(77, bytes("x")).error().code == AsapErrc::NoSuchSession);
+}
+
+TEST_CASE("round robin across sessions: consecutive sessions use different PEs") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  auto s1 = f.pu->open_session(kPool);
+  auto s2 = f.pu->open_session(kPool);
+  REQUIRE((s1 && s2));
+  REQUIRE(f.pu->send(*s1, bytes("a")).has_value());
+  REQUIRE(f.pu->send(*s2, bytes("b")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 2);
+  CHECK(f.replies[0].pool_element != f.replies[1].pool_element);
+}
+
+TEST_CASE("PE loss: the session fails over, replays the cookie, and resends nothing delivered") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  a.cookie_to_send = "state-of-a";
+  b.cookie_to_send = "state-of-b";
+  f.net.drain();
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 1);
+  EchoPe& first = f.replies[0].pool_element == 101 ? a : b;
+  EchoPe& second = f.replies[0].pool_element == 101 ? b : a;
+  CHECK(f.events.count(PoolUserEventKind::CookieReceived) == 1);
+
+  f.net.network.fail(first.port());
+  f.net.drain();
+  const auto* necessary = f.events.last(PoolUserEventKind::FailoverNecessary);
+  REQUIRE(necessary != nullptr);
+  const auto* complete = f.events.last(PoolUserEventKind::FailoverComplete);
+  REQUIRE(complete != nullptr);
+  CHECK(complete->report.from == std::optional(first.pe->id()));
+  CHECK(complete->report.to == std::optional(second.pe->id()));
+  CHECK(complete->report.cookie_replayed);
+  CHECK(complete->report.resent.empty());
+  CHECK(complete->report.dropped.empty());
+  CHECK(complete->report.unconfirmed.empty());
+  REQUIRE(second.cookie_echoes.size() == 1);
+  CHECK(second.cookie_echoes[0] == (first.pe->id() == 101 ? "state-of-a" : "state-of-b"));
+  REQUIRE(f.registrar.unreachable.size() == 1);
+  CHECK(f.registrar.unreachable[0].pe_id == first.pe->id());
+
+  REQUIRE(f.pu->send(*s, bytes("two")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 2);
+  CHECK(f.replies[1].pool_element == second.pe->id());
+  CHECK(text(f.replies[1].payload) == "two");
+  CHECK(f.pu->session_status(*s)->failovers == 1);
+}
+
+TEST_CASE("delivery accounting on PE loss names resent, dropped and unconfirmed messages") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(f.pu->send(*s, bytes("one")).has_value());                   // 1: echoed -> confirmed
+  f.net.drain();
+  REQUIRE(f.replies.size() == 1);
+  EchoPe& first = f.replies[0].pool_element == 101 ? a : b;
+  EchoPe& second = f.replies[0].pool_element == 101 ? b : a;
+  REQUIRE(f.pu->send(*s, bytes("quiet-2")).has_value());               // 2: delivered, no reply
+  REQUIRE(f.pu->send(*s, bytes("quiet-3")).has_value());               // 3: delivered, no reply
+  f.net.drain();
+  CHECK(first.received.size() == 3);
+  REQUIRE(f.pu->send(*s, bytes("four")).has_value());                  // 4: in flight, may fail over
+  REQUIRE(f.pu->send(*s, bytes("five"), with_ppid(0, false)).has_value());  // 5: in flight, must not
+  f.net.network.fail(first.port());  // dies before 4 and 5 arrive
+  f.net.drain();
+  const auto* complete = f.events.last(PoolUserEventKind::FailoverComplete);
+  REQUIRE(complete != nullptr);
+  CHECK(complete->report.resent == std::vector<MessageSeq>{4});
+  CHECK(complete->report.possibly_duplicated == std::vector<MessageSeq>{4});
+  CHECK(complete->report.dropped == std::vector<MessageSeq>{5});
+  CHECK(complete->report.unconfirmed == std::vector<SeqRange>{SeqRange{2, 3}});
+  CHECK(second.received == std::vector<std::string>{"four"});
+  CHECK(f.reply_texts() == std::vector<std::string>{"one", "four"});
+}
+
+TEST_CASE("failover with no PE left fails the session and drops its queued messages") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101);
+  f.net.drain();
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
+  f.net.drain();
+  f.net.network.fail(a.port());
+  REQUIRE(f.pu->send(*s, bytes("two")).has_value());  // queued or returned
+  f.net.advance(1s);
+  const auto* failed = f.events.last(PoolUserEventKind::FailoverFailed);
+  REQUIRE(failed != nullptr);
+  REQUIRE(failed->error.has_value());
+  CHECK(failed->error->code == AsapErrc::FailoverExhausted);
+  CHECK(failed->report.dropped == std::vector<MessageSeq>{2});
+  CHECK(f.pu->session_status(*s)->state == SessionState::Failed);
+  CHECK(f.pu->send(*s, bytes("three")).error().code == AsapErrc::FailoverExhausted);
+  // A new PE joins: a forced failover restarts the session.
+  EchoPe b(*f.ctx, 102);
+  f.net.drain();
+  REQUIRE(f.pu->force_failover(*s).has_value());
+  f.net.drain();
+  CHECK(f.pu->session_status(*s)->state == SessionState::Connected);
+  REQUIRE(f.pu->send(*s, bytes("four")).has_value());
+  f.net.drain();
+  CHECK(f.reply_texts().back() == "four");
+}
+
+TEST_CASE("force_failover moves to another PE without reporting the current one") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
+  f.net.drain();
+  const auto before = f.replies.at(0).pool_element;
+  REQUIRE(f.pu->force_failover(*s).has_value());
+  f.net.drain();
+  REQUIRE(f.pu->send(*s, bytes("two")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 2);
+  CHECK(f.replies[1].pool_element != before);
+  CHECK(f.registrar.unreachable.empty());
+  CHECK(f.events.count(PoolUserEventKind::FailoverComplete) == 1);
+}
+
+TEST_CASE("report_failure reports the PE unreachable and fails over") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
+  f.net.drain();
+  const auto before = f.replies.at(0).pool_element;
+  REQUIRE(f.pu->report_failure(*s).has_value());
+  f.net.drain();
+  REQUIRE(f.registrar.unreachable.size() == 1);
+  CHECK(f.registrar.unreachable[0].pe_id == before);
+  CHECK(f.pu->session_status(*s)->pool_element->id != before);
+}
+
+TEST_CASE("a BUSINESS_CARD decides where the session fails over to (RFC 5352 §3.10)") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102), c(*f.ctx, 103);
+  f.net.drain();
+  // Pin the session to 101, which names 103 as its backup.
+  a.card_elements.push_back(f.registrar.pools[kPool][103]);
+  auto s = f.pu->open_session(kPool);
+  SendOptions to_a;
+  to_a.pool_element = 101;
+  REQUIRE(f.pu->send(*s, bytes("one"), to_a).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 1);
+  CHECK(f.replies[0].pool_element == 101);
+  CHECK(f.events.count(PoolUserEventKind::BusinessCardReceived) == 1);
+  const auto resolutions = f.registrar.resolutions.size();
+  f.net.network.fail(a.port());
+  f.net.drain();
+  REQUIRE(f.pu->send(*s, bytes("two")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 2);
+  CHECK(f.replies[1].pool_element == 103);
+  CHECK(f.registrar.resolutions.size() == resolutions);
+}
+
+TEST_CASE("a PE that cannot be reached at setup is reported and the next one is tried") {
+  PuFixture f;
+  EchoPe b(*f.ctx, 102);
+  f.net.drain();
+  // A registered PE whose transport leads nowhere.
+  wire::PoolElement ghost = f.registrar.pools[kPool][102];
+  ghost.id = 101;
+  ghost.user_transport.port = 5999;
+  f.registrar.add(kPool, ghost);
+  auto s = f.pu->open_session(kPool);
+  SendOptions to_ghost;
+  to_ghost.pool_element = 101;
+  REQUIRE(f.pu->send(*s, bytes("one"), to_ghost).has_value());
+  f.net.advance(500ms);
+  REQUIRE(f.replies.size() == 1);
+  CHECK(f.replies[0].pool_element == 102);
+  REQUIRE(f.registrar.unreachable.size() == 1);
+  CHECK(f.registrar.unreachable[0].pe_id == 101);
+  const auto* complete = f.events.last(PoolUserEventKind::FailoverComplete);
+  REQUIRE(complete != nullptr);
+  CHECK(complete->report.resent.empty());
+}
+
+TEST_CASE("close_session ends the association and forgets the session") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101);
+  f.net.drain();
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
+  f.net.drain();
+  REQUIRE(f.pu->close_session(*s).has_value());
+  f.net.drain();
+  CHECK(f.events.count(PoolUserEventKind::SessionRemoved) == 1);
+  CHECK_FALSE(f.pu->session_status(*s).has_value());
+  CHECK(a.pe->sessions().empty());
+  CHECK(f.events.count(PoolUserEventKind::FailoverNecessary) == 0);
+}
+
+}  // namespace
+}  // namespace rsp::asap::test
