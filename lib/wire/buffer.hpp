@@ -81,14 +81,13 @@ inline void put_u8(std::vector<std::byte>& out, std::uint8_t v) {
   out.push_back(static_cast<std::byte>(v));
 }
 inline void put_u16(std::vector<std::byte>& out, std::uint16_t v) {
-  out.push_back(static_cast<std::byte>(v >> 8));
-  out.push_back(static_cast<std::byte>(v & 0xff));
+  const std::byte b[2] = {static_cast<std::byte>(v >> 8), static_cast<std::byte>(v & 0xff)};
+  out.insert(out.end(), b, b + 2);
 }
 inline void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
-  out.push_back(static_cast<std::byte>(v >> 24));
-  out.push_back(static_cast<std::byte>((v >> 16) & 0xff));
-  out.push_back(static_cast<std::byte>((v >> 8) & 0xff));
-  out.push_back(static_cast<std::byte>(v & 0xff));
+  const std::byte b[4] = {static_cast<std::byte>(v >> 24), static_cast<std::byte>((v >> 16) & 0xff),
+                          static_cast<std::byte>((v >> 8) & 0xff), static_cast<std::byte>(v & 0xff)};
+  out.insert(out.end(), b, b + 4);
 }
 inline void put_bytes(std::vector<std::byte>& out, std::span<const std::byte> bytes) {
   out.insert(out.end(), bytes.begin(), bytes.end());

@@ -81,7 +81,7 @@ void put_address(std::vector<std::byte>& out, const IpAddress& a) {
   const auto start =
       begin_tlv(out, raw(a.is_v4() ? ParameterType::Ipv4Address : ParameterType::Ipv6Address));
   const std::size_t n = a.is_v4() ? 4 : 16;
-  for (std::size_t i = 0; i < n; ++i) put_u8(out, a.bytes[i]);
+  put_bytes(out, std::as_bytes(std::span(a.bytes.data(), n)));
   end_tlv(out, start);
 }
 
