@@ -296,7 +296,7 @@ Result<AsapMessage, DecodeError> decode_asap(std::span<const std::byte> bytes,
   std::span<const std::byte> body;
   if (read_message_header(bytes, c, type, flags, body)) {
     if (!known_asap_type(type)) {
-      // RFC 5354 §3.10: "Unrecognized Message" echoes the whole message.
+      // RFC 5354 §3.12: "Unrecognized Message" echoes the whole message.
       c.fail(DecodeError::UnrecognizedMessage,
              fmt::format("unknown ASAP message type 0x{:02x}", type), bytes);
     } else {

@@ -1,4 +1,4 @@
-// Names of things, and what a peer is told when a message fails to decode (RFC 5354 §3.10).
+// Names of things, and what a peer is told when a message fails to decode (RFC 5354 §3.12).
 #include <fmt/format.h>
 
 #include "decoder.hpp"

@@ -159,7 +159,7 @@ bool check_causes(std::span<const std::byte> value, DecodeContext& c, OperationE
   Reader r(value);
   std::size_t count = 0;
   while (!r.empty()) {
-    Tlv cause;  // RFC 5354 §3.10: causes are framed exactly like TLVs (code, length, padding)
+    Tlv cause;  // RFC 5354 §3.12: causes are framed exactly like TLVs (code, length, padding)
     if (!read_tlv(r, c, cause, "error cause")) return false;
     if (++count > kMaxErrorCauses) {
       return c.fail(DecodeError::TooLarge,
@@ -360,7 +360,7 @@ bool decode_pool_element(const Tlv& tlv, DecodeContext& c, PoolElement& out) {
   out.asap_transport.reset();
   if (!cur.peek(next)) return false;
   if (next != nullptr && is_transport_type(next->type)) {
-    // RFC 5354 §3.9: the ASAP transport is the PE's SCTP endpoint for control traffic.
+    // RFC 5354 §3.10: the ASAP transport is the PE's SCTP endpoint for control traffic.
     if (known_type(next->type) != ParameterType::SctpTransport) {
       return c.fail(DecodeError::InvalidValue,
                     "pool element parameter: ASAP transport is not SCTP", next->whole());
@@ -450,7 +450,7 @@ void put_pool_element(std::vector<std::byte>& out, const PoolElement& e) {
   const auto start = begin_tlv(out, raw(ParameterType::PoolElement));
   put_u32(out, e.id);
   put_u32(out, e.home_registrar_id);
-  // RFC 5354 §3.9: a signed 32-bit number of milliseconds; saturate what does not fit.
+  // RFC 5354 §3.10: a signed 32-bit number of milliseconds; saturate what does not fit.
   const auto life = std::clamp<std::chrono::milliseconds::rep>(
       e.registration_life.count(), std::numeric_limits<std::int32_t>::min(),
       std::numeric_limits<std::int32_t>::max());

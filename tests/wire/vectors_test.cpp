@@ -22,7 +22,7 @@ std::vector<std::byte> bytes(std::initializer_list<int> values) {
 #define POOL_HANDLE_EP 0x00, 0x09, 0x00, 0x06, 0x45, 0x50, 0x00, 0x00
 // PE identifier 1: type 0x000e, length 8.
 #define PE_ID_1 0x00, 0x0e, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01
-// Pool element (RFC 5354 §3.9): id 1, home registrar 0, life 5000 ms, SCTP port 7000 data-only
+// Pool element (RFC 5354 §3.10): id 1, home registrar 0, life 5000 ms, SCTP port 7000 data-only
 // on 127.0.0.1 (RFC 5354 §3.4 + §3.1), Round Robin policy (RFC 5356 §4.1). Length 40.
 #define PE_1                                                                      \
   0x00, 0x0a, 0x00, 0x28, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, \
@@ -174,7 +174,7 @@ TEST_CASE("policy values follow RFC 5356 and RSPLIB's layouts") {
   CHECK(plu->load == 0x100);
 }
 
-TEST_CASE("ENRP PRESENCE with R flag and a PE checksum (RFC 5353 §2.1, RFC 5354 §3.14)") {
+TEST_CASE("ENRP PRESENCE with R flag and a PE checksum (RFC 5353 §2.1, RFC 5354 §3.15)") {
   const auto wire = bytes({0x01, 0x01, 0x00, 0x14, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
                            0x02, 0x00, 0x0f, 0x00, 0x06, 0xab, 0xcd, 0x00, 0x00});
   auto m = decode_enrp(wire);

@@ -1,7 +1,7 @@
 // Bytes <-> typed ASAP/ENRP messages (RFC 5352 §2, RFC 5353 §2, RFC 5354 §2-3).
 //
 // Decoding never trusts a length: every input that is not a well-formed message yields a
-// DecodeError, whose cause_for() says which RFC 5354 §3.10 error cause the peer should get.
+// DecodeError, whose cause_for() says which RFC 5354 §3.12 error cause the peer should get.
 // Unknown parameters follow the upper-two-bits rule of RFC 5354 §3: 00 stop, 01 stop and
 // report, 10 skip, 11 skip and report. What is to be reported lands in a DecodeReport.
 #pragma once
@@ -49,7 +49,7 @@ struct DecodeReport {
   // RFC 5354 §3: unknown parameters whose upper bits say "report" (01, 11), verbatim TLVs
   // (header + value, without padding), in message order.
   std::vector<std::vector<std::byte>> unrecognized_parameters;
-  // On failure: what the error cause should echo (RFC 5354 §3.10): the offending TLV for
+  // On failure: what the error cause should echo (RFC 5354 §3.12): the offending TLV for
   // Invalid Values / Unrecognized Parameter, the whole message for Unrecognized Message.
   std::vector<std::byte> offending;
 };

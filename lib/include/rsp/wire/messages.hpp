@@ -21,7 +21,7 @@ inline constexpr std::uint32_t kEnrpPpid = 12;
 inline constexpr std::uint16_t kAsapPort = 3863;
 inline constexpr std::uint16_t kEnrpPort = 9901;
 
-// RFC 5354 §3.10: error cause codes of an Operation Error parameter.
+// RFC 5354 §3.12: error cause codes of an Operation Error parameter.
 enum class CauseCode : std::uint16_t {
   UnrecognizedParameter = 0x1,                 // info: the unrecognized parameter TLV
   UnrecognizedMessage = 0x2,                   // info: the unrecognized message
@@ -45,16 +45,16 @@ struct ErrorCause {
   bool operator==(const ErrorCause&) const = default;
 };
 
-// RFC 5354 §3.10: one or more error causes.
+// RFC 5354 §3.12: one or more error causes.
 struct OperationError {
   std::vector<ErrorCause> causes;
   bool operator==(const OperationError&) const = default;
 };
 
-// RFC 5354 §3.14: 16-bit handlespace checksum of the PEs a registrar owns (RFC 5353 §3.5).
+// RFC 5354 §3.15: 16-bit handlespace checksum of the PEs a registrar owns (RFC 5353 §3.5).
 using PoolElementChecksum = std::uint16_t;
 
-// RFC 5354 §3.9: a pool element. Registration life is a signed 32-bit count of milliseconds on
+// RFC 5354 §3.10: a pool element. Registration life is a signed 32-bit count of milliseconds on
 // the wire; values outside that range are saturated by the encoder.
 struct PoolElement {
   PoolElementId id = 0;

@@ -37,7 +37,7 @@ class PoolHandle {
   std::string bytes_;
 };
 
-// RFC 5354 §3.13: a pool element identifier, 32 bits chosen by the PE (random), unique per pool.
+// RFC 5354 §3.14: a pool element identifier, 32 bits chosen by the PE (random), unique per pool.
 using PoolElementId = std::uint32_t;
 // RFC 5353 §2.x: a registrar (ENRP server) identifier, 32 bits, 0 meaning "none yet".
 using RegistrarId = std::uint32_t;
