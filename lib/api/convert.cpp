@@ -131,8 +131,8 @@ extern "C" {
 
 const char* rsp_getpolicybytype(unsigned int policy_type) {
   const auto name = rsp::handlespace::policy_name(static_cast<rsp::PolicyType>(policy_type));
-  // policy_name returns views of string literals (NUL-terminated); unknown types give "".
-  return name.empty() ? nullptr : name.data();
+  // policy_name returns views of string literals (NUL-terminated); unknown types "Unknown".
+  return name.empty() || name == "Unknown" ? nullptr : name.data();
 }
 
 unsigned int rsp_getpolicybyname(const char* policy_name) {

@@ -1,6 +1,8 @@
 // Runtime start/stop, the socket table, and the per-socket queue mirrored by an eventfd.
 #include "api/runtime.hpp"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -230,7 +232,13 @@ int Runtime::initialize(const rsp_info* info) {
   runtime->options_.config = config_from_info(info);
   runtime->work_.emplace(boost::asio::make_work_guard(runtime->io_));
   Runtime* r = runtime.get();
+  // The io thread takes no signals: they belong to the application's threads (a SIGTERM must
+  // interrupt the application's blocking rsp_recvmsg, not the io loop).
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
   r->thread_ = std::thread([r] { r->io_.run(); });
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   auto created = r->call([r] { return asap::Context::create(r->io_, r->options_); });
   if (!created) {
     r->work_.reset();

@@ -1,0 +1,396 @@
+// Multi-process tests of the rsp_* API: real rsp-registrar processes, the draft's ECHO pool
+// element (examples/echo_pe.c) as a pool of 3 processes, and this process as the pool user
+// through the C API. The serving PE is killed (SIGKILL), frozen (SIGSTOP), or deregisters
+// (SIGTERM); the next messages must reach another PE, the last COOKIE must be replayed to it,
+// failover must be notified, and every message accepted with failover allowed must be echoed
+// exactly once or be reported (dropped / unconfirmed / possibly duplicated).
+// Registrar failure: two registrars, the first dies, PEs and PU continue with the second.
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "process.hpp"
+#include "rsp/rsp.h"
+
+using namespace std::chrono_literals;
+using rsp::api::test::Child;
+using rsp::api::test::free_port;
+
+namespace {
+
+std::string unique_pool(const char* tag) {
+  static int counter = 0;
+  return std::string(tag) + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
+std::unique_ptr<Child> start_registrar(std::uint16_t port) {
+  return std::make_unique<Child>(std::vector<std::string>{
+      RSP_REGISTRAR_BIN, "-l", "127.0.0.1:" + std::to_string(port), "--no-announce",
+      "--no-status-socket", "--min-address-scope", "loopback", "--fast"});
+}
+
+struct PoolElementProcess {
+  std::unique_ptr<Child> child;
+  std::uint32_t id = 0;
+};
+
+PoolElementProcess start_pe(const std::string& pool, const std::string& registrars,
+                            const char* profile = "default") {
+  PoolElementProcess pe;
+  pe.child = std::make_unique<Child>(
+      std::vector<std::string>{ECHO_PE_BIN, "-h", pool, "-c"},
+      std::vector<std::string>{"RSP_REGISTRAR=" + registrars, std::string("RSP_PROFILE=") + profile});
+  auto line = pe.child->wait_for("registered ", 20s);
+  REQUIRE_MESSAGE(line, "echo_pe did not register");
+  pe.id = static_cast<std::uint32_t>(std::stoul(line->substr(11)));
+  return pe;
+}
+
+// The pool user side: this process, through the C API.
+class PoolUser {
+ public:
+  explicit PoolUser(const std::vector<std::uint16_t>& registrar_ports, int profile) {
+    storage_.resize(registrar_ports.size());
+    entries_.resize(registrar_ports.size());
+    for (std::size_t i = 0; i < registrar_ports.size(); ++i) {
+      sockaddr_in sin{};
+      sin.sin_family = AF_INET;
+      sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      sin.sin_port = htons(registrar_ports[i]);
+      std::memcpy(&storage_[i], &sin, sizeof sin);
+      entries_[i].rri_addr = reinterpret_cast<sockaddr*>(&storage_[i]);
+      entries_[i].rri_addrs = 1;
+      entries_[i].rri_next = i + 1 < registrar_ports.size() ? &entries_[i + 1] : nullptr;
+    }
+    rsp_info info{};
+    info.ri_registrars = entries_.data();
+    info.ri_disable_autoconfig = 1;
+    info.ri_profile = static_cast<unsigned>(profile);
+    REQUIRE(rsp_initialize(&info) == 0);
+    fd = rsp_socket(AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP);
+    REQUIRE(fd >= 0);
+    rsp_event_subscribe events{1, 1, 1, 1, 1, 1};
+    REQUIRE(rsp_setsockopt(fd, SOL_RSERPOOL, RSP_EVENTS, &events, sizeof events) == 0);
+    const int on = 1;
+    REQUIRE(rsp_setsockopt(fd, SOL_RSERPOOL, RSP_NONBLOCK, &on, sizeof on) == 0);
+  }
+  ~PoolUser() {
+    rsp_close(fd);
+    rsp_cleanup();
+  }
+
+  struct Reply {
+    std::string data;
+    std::uint32_t pe = 0;
+  };
+
+  // The next data message (notifications are collected on the way); nullopt after `timeout`.
+  std::optional<Reply> receive(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      char buf[4096];
+      rsp_sndrcvinfo info{};
+      int flags = 0;
+      const ssize_t n = rsp_recvmsg(fd, buf, sizeof buf, &info, &flags);
+      if (n > 0 && (flags & MSG_RSERPOOL_NOTIFICATION) != 0) {
+        rserpool_notification note{};
+        std::memcpy(&note, buf, std::min(sizeof note, static_cast<std::size_t>(n)));
+        notes.push_back(note);
+        continue;
+      }
+      if (n > 0) return Reply{std::string(buf, static_cast<std::size_t>(n)), info.rinfo_pe_id};
+      REQUIRE(errno == EAGAIN);
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{fd, POLLIN, 0};
+      rsp_poll(&p, 1, static_cast<int>(left.count()));
+    }
+  }
+
+  void send(const std::string& text) {
+    REQUIRE(rsp_sendmsg(fd, text.data(), text.size(), nullptr, 0) ==
+            static_cast<ssize_t>(text.size()));
+  }
+
+  std::vector<rserpool_notification> notes;
+  int fd = -1;
+
+ private:
+  std::vector<sockaddr_storage> storage_;
+  std::vector<rsp_registrar_info> entries_;
+};
+
+std::string message(int seq) { return "msg " + std::to_string(seq); }
+
+enum class Fault { Kill, Stop, Deregister };
+
+// The scenario of issue 6 for one kind of PE failure.
+void failover_scenario(Fault fault) {
+  const std::uint16_t port = free_port();
+  auto registrar = start_registrar(port);
+  const std::string pool = unique_pool("echo");
+  const std::string registrars = "127.0.0.1:" + std::to_string(port);
+  std::map<std::uint32_t, PoolElementProcess> pes;
+  for (int i = 0; i < 3; ++i) {
+    auto pe = start_pe(pool, registrars);
+    const auto id = pe.id;
+    pes.emplace(id, std::move(pe));
+  }
+  PoolUser pu({port}, RSP_PROFILE_DEFAULT);
+  REQUIRE(rsp_connect(pu.fd, reinterpret_cast<const unsigned char*>(pool.data()), pool.size()) == 0);
+
+  // Phase 1: request/response; the serving PE sends a cookie after each echo.
+  constexpr int kBefore = 5;
+  std::uint32_t serving = 0;
+  for (int seq = 1; seq <= kBefore; ++seq) {
+    pu.send(message(seq));
+    auto reply = pu.receive(10s);
+    REQUIRE_MESSAGE(reply, "no echo for ", message(seq));
+    CHECK(reply->data == message(seq));
+    if (serving == 0) serving = reply->pe;
+    CHECK(reply->pe == serving);
+  }
+  REQUIRE(pes.count(serving) == 1);
+  // The cookie sent after the last echo may still be in flight: wait until it is kept.
+  for (int i = 0; i < 200 && rsp_has_cookie(pu.fd) != 1; ++i) pu.receive(10ms);
+  CHECK(rsp_has_cookie(pu.fd) == 1);
+
+  Child& victim = *pes.at(serving).child;
+  switch (fault) {
+    case Fault::Kill:
+      victim.signal(SIGKILL);
+      CHECK(victim.wait_exit(5s));
+      break;
+    case Fault::Stop:
+      victim.signal(SIGSTOP);
+      break;
+    case Fault::Deregister:
+      victim.signal(SIGTERM);  // echo_pe: rsp_deregister, rsp_close, exit 0
+      CHECK(victim.wait_exit(10s) == 0);
+      break;
+  }
+
+  // Phase 2: pipelined messages with failover allowed.
+  constexpr int kAfter = 5;
+  for (int seq = kBefore + 1; seq <= kBefore + kAfter; ++seq) pu.send(message(seq));
+  std::map<int, int> replies;
+  std::set<std::uint32_t> repliers;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  auto accounted = [&] {
+    for (int seq = kBefore + 1; seq <= kBefore + kAfter; ++seq) {
+      bool reported = false;
+      for (const auto& n : pu.notes) {
+        if (n.rn_header.rn_type == RSERPOOL_MESSAGE_STATUS &&
+            n.rn_message_status.rms_state != RSERPOOL_MESSAGE_POSSIBLY_DUPLICATED &&
+            n.rn_message_status.rms_first_seq <= static_cast<std::uint64_t>(seq) &&
+            static_cast<std::uint64_t>(seq) <= n.rn_message_status.rms_last_seq)
+          reported = true;
+      }
+      if (replies[seq] == 0 && !reported) return false;
+    }
+    return true;
+  };
+  while (!accounted() && std::chrono::steady_clock::now() < deadline) {
+    auto reply = pu.receive(500ms);
+    if (!reply) continue;
+    const int seq = std::stoi(reply->data.substr(4));
+    CHECK(seq > kBefore);
+    ++replies[seq];
+    repliers.insert(reply->pe);
+  }
+  REQUIRE_MESSAGE(accounted(), "some messages were neither echoed nor reported");
+
+  // Another PE answered, and only it.
+  CHECK(repliers.size() == 1);
+  CHECK(repliers.count(serving) == 0);
+  const std::uint32_t successor = repliers.empty() ? 0 : *repliers.begin();
+  CHECK(pes.count(successor) == 1);
+
+  // Failover was notified: necessary (from the serving PE), complete (to the successor, with
+  // the cookie replayed).
+  bool necessary = false, complete = false;
+  for (const auto& n : pu.notes) {
+    if (n.rn_header.rn_type != RSERPOOL_FAILOVER) continue;
+    if (n.rn_failover.rf_state == RSERPOOL_FAILOVER_NECESSARY) {
+      necessary = true;
+      CHECK(n.rn_failover.rf_from_pe == serving);
+    }
+    if (n.rn_failover.rf_state == RSERPOOL_FAILOVER_COMPLETE) {
+      complete = true;
+      CHECK(n.rn_failover.rf_from_pe == serving);
+      CHECK(n.rn_failover.rf_to_pe == successor);
+      CHECK(n.rn_failover.rf_has_cookie == 1);
+    }
+  }
+  CHECK(necessary);
+  CHECK(complete);
+
+  // The successor got the serving PE's last cookie (COOKIE_ECHO, RFC 5352 §3.9).
+  if (pes.count(successor) == 1) {
+    auto echo = pes.at(successor).child->wait_for("cookie-echo ", 5s);
+    REQUIRE_MESSAGE(echo, "the successor PE saw no cookie echo");
+    CHECK(echo->find("echoes=" + std::to_string(kBefore)) != std::string::npos);
+  }
+
+  // Nothing duplicated without being told.
+  for (const auto& [seq, count] : replies) {
+    if (count <= 1) continue;
+    bool flagged = false;
+    for (const auto& n : pu.notes) {
+      if (n.rn_header.rn_type == RSERPOOL_MESSAGE_STATUS &&
+          n.rn_message_status.rms_state == RSERPOOL_MESSAGE_POSSIBLY_DUPLICATED &&
+          n.rn_message_status.rms_first_seq <= static_cast<std::uint64_t>(seq) &&
+          static_cast<std::uint64_t>(seq) <= n.rn_message_status.rms_last_seq)
+        flagged = true;
+    }
+    CHECK_MESSAGE(flagged, message(seq), " was echoed ", count, " times without notice");
+  }
+
+  // Messages that must not fail over: after the failover they go to the successor as usual;
+  // the per-message flag is accepted.
+  rsp_sndrcvinfo info{};
+  info.rinfo_flags = RSP_FAILOVER_NOT_ALLOWED;
+  const std::string last = message(99);
+  REQUIRE(rsp_sendmsg(pu.fd, last.data(), last.size(), &info, 0) ==
+          static_cast<ssize_t>(last.size()));
+  std::optional<PoolUser::Reply> reply;
+  while ((reply = pu.receive(10s)) && reply->data != last) {
+  }
+  REQUIRE(reply);
+  CHECK(reply->pe == successor);
+}
+
+}  // namespace
+
+TEST_CASE("SIGKILL of the serving PE: the next messages reach another PE with the cookie replayed") {
+  failover_scenario(Fault::Kill);
+}
+
+TEST_CASE("SIGSTOP of the serving PE: failover by timeout to another PE, cookie replayed") {
+  failover_scenario(Fault::Stop);
+}
+
+TEST_CASE("the serving PE deregisters and closes: the PU fails over to another PE") {
+  failover_scenario(Fault::Deregister);
+}
+
+TEST_CASE("rsp_getpoolinfo lists every PE of the pool with its policy and transport") {
+  const std::uint16_t port = free_port();
+  auto registrar = start_registrar(port);
+  const std::string pool = unique_pool("info");
+  const std::string registrars = "127.0.0.1:" + std::to_string(port);
+  std::set<std::uint32_t> ids;
+  std::vector<PoolElementProcess> pes;
+  for (int i = 0; i < 3; ++i) {
+    pes.push_back(start_pe(pool, registrars));
+    ids.insert(pes.back().id);
+  }
+  PoolUser pu({port}, RSP_PROFILE_DEFAULT);
+  rsp_poolinfo* info = nullptr;
+  const auto* handle = reinterpret_cast<const unsigned char*>(pool.data());
+  REQUIRE(rsp_getpoolinfo(-1, handle, pool.size(), 10, &info) == 3);
+  REQUIRE(info != nullptr);
+  CHECK(info->pi_policy == RSP_ROUND_ROBIN);
+  std::set<std::uint32_t> seen;
+  for (rsp_peinfo* e = info->pi_first; e != nullptr; e = e->pi_next) {
+    seen.insert(e->pi_pe_id);
+    CHECK(e->pi_loadinfo.rli_policy == RSP_ROUND_ROBIN);
+    CHECK(e->pi_protocol == IPPROTO_SCTP);
+    REQUIRE(e->pi_addrs >= 1);
+    CHECK(e->pi_addr[0].ss_family == AF_INET);
+  }
+  CHECK(seen == ids);
+  rsp_freepoolinfo(info);
+
+  // RSPLIB's basic-mode call agrees.
+  rsp_addrinfo* ai = nullptr;
+  CHECK(rsp_getaddrinfo(handle, pool.size(), &ai, 10, 0) == 3);
+  std::set<std::uint32_t> ai_ids;
+  for (rsp_addrinfo* a = ai; a != nullptr; a = a->ai_next) ai_ids.insert(a->ai_pe_id);
+  CHECK(ai_ids == ids);
+  rsp_freeaddrinfo(ai);
+
+  const unsigned char unknown[] = "no-such-pool";
+  errno = 0;
+  CHECK(rsp_getpoolinfo(pu.fd, unknown, sizeof unknown - 1, 0, &info) == -1);
+  CHECK(errno == ENOENT);
+  CHECK(rsp_connect(pu.fd, unknown, sizeof unknown - 1) == -1);
+  CHECK(errno == ENOENT);
+}
+
+TEST_CASE("registrar failure: PEs re-register with and the PU resolves through the second") {
+  const std::uint16_t port1 = free_port();
+  const std::uint16_t port2 = free_port();
+  auto first = start_registrar(port1);
+  auto second = start_registrar(port2);
+  const std::string pool = unique_pool("reg");
+  const std::string registrars =
+      "127.0.0.1:" + std::to_string(port1) + ",127.0.0.1:" + std::to_string(port2);
+  std::set<std::uint32_t> ids;
+  std::vector<PoolElementProcess> pes;
+  for (int i = 0; i < 3; ++i) {
+    pes.push_back(start_pe(pool, registrars, "low-latency"));
+    ids.insert(pes.back().id);
+  }
+  PoolUser pu({port1, port2}, RSP_PROFILE_LOW_LATENCY);
+  const auto* handle = reinterpret_cast<const unsigned char*>(pool.data());
+  rsp_poolinfo* info = nullptr;
+  REQUIRE(rsp_getpoolinfo(pu.fd, handle, pool.size(), 10, &info) == 3);
+  rsp_freepoolinfo(info);
+
+  first->signal(SIGKILL);
+  REQUIRE(first->wait_exit(5s));
+
+  // Only the second registrar can answer now; it knows the PEs once they re-registered.
+  std::set<std::uint32_t> seen;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (seen != ids && std::chrono::steady_clock::now() < deadline) {
+    info = nullptr;
+    seen.clear();
+    if (rsp_getpoolinfo(pu.fd, handle, pool.size(), 10, &info) > 0) {
+      for (rsp_peinfo* e = info->pi_first; e != nullptr; e = e->pi_next) seen.insert(e->pi_pe_id);
+    }
+    rsp_freepoolinfo(info);
+    pu.receive(200ms);  // bounded pause that also collects notifications
+  }
+  CHECK(seen == ids);
+
+  REQUIRE(rsp_connect(pu.fd, handle, pool.size()) == 0);
+  pu.send("after registrar failure");
+  auto reply = pu.receive(10s);
+  REQUIRE(reply);
+  CHECK(reply->data == "after registrar failure");
+  CHECK(ids.count(reply->pe) == 1);
+
+  bool lost = false;
+  for (const auto& n : pu.notes) {
+    if (n.rn_header.rn_type == RSERPOOL_REGISTRAR_CHANGE &&
+        n.rn_registrar_change.rrc_state == RSERPOOL_REGISTRAR_LOST)
+      lost = true;
+  }
+  CHECK(lost);
+}
+
+TEST_CASE("the draft's ECHO pool user example echoes its input through the ECHO pool element") {
+  const std::uint16_t port = free_port();
+  auto registrar = start_registrar(port);
+  const std::string pool = unique_pool("echo");
+  const std::string registrars = "127.0.0.1:" + std::to_string(port);
+  auto pe = start_pe(pool, registrars);
+  const std::string input = "hello pool\n";
+  Child pu({ECHO_PU_BIN, "-h", pool}, {"RSP_REGISTRAR=" + registrars}, input);
+  auto line = pu.read_line(15s);
+  REQUIRE(line);
+  CHECK(*line + "\n" == input);
+  CHECK(pu.wait_exit(10s) == 0);
+}

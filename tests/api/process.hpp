@@ -1,0 +1,145 @@
+// Child processes for the multi-process API tests: started with fork/exec, stdout read line by
+// line with a bound, killed (SIGKILL) and reaped on every exit path — by the destructor, and by
+// the kernel (PR_SET_PDEATHSIG) if the test process itself dies.
+#pragma once
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace rsp::api::test {
+
+class Child {
+ public:
+  // `input`, when given, is the child's whole stdin (small: it must fit the pipe buffer).
+  Child(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
+        std::optional<std::string> input = std::nullopt) {
+    int out[2];
+    int in[2] = {-1, -1};
+    if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
+    if (input && ::pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe2");
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork");
+    if (pid_ == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      ::dup2(out[1], 1);
+      if (input) ::dup2(in[0], 0);
+      for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    out_ = out[0];
+    if (input) {
+      ::close(in[0]);
+      [[maybe_unused]] const auto n = ::write(in[1], input->data(), input->size());
+      ::close(in[1]);
+    }
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGCONT);
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    if (out_ >= 0) ::close(out_);
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  pid_t pid() const noexcept { return pid_; }
+  void signal(int sig) const { ::kill(pid_, sig); }
+
+  // The next line of the child's stdout, or nullopt after `timeout` or at EOF.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      if (auto nl = buffer_.find('\n'); nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        return line;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char chunk[512];
+      const ssize_t n = ::read(out_, chunk, sizeof chunk);
+      if (n <= 0) return std::nullopt;
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+  // Reads lines until one starts with `prefix`; returns it.
+  std::optional<std::string> wait_for(const std::string& prefix, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return std::nullopt;
+      auto line = read_line(left);
+      if (!line) return std::nullopt;
+      if (line->rfind(prefix, 0) == 0) return line;
+    }
+  }
+  // Waits for the child to exit (bounded); returns its exit status or nullopt.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      pollfd p{out_, POLLIN, 0};
+      ::poll(&p, 1, 20);  // the pipe reaches EOF when the child exits; else a short tick
+      char sink[512];
+      if (p.revents & POLLIN) {
+        const ssize_t n = ::read(out_, sink, sizeof sink);
+        if (n > 0) buffer_.append(sink, static_cast<std::size_t>(n));
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::string buffer_;
+};
+
+// A UDP port that is free now on 127.0.0.1 (the usrsctp backend binds its SCTP port's number
+// over UDP; kernel SCTP uses the same number). Ports are drawn from the kernel's ephemeral range.
+inline std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof sin);
+  socklen_t len = sizeof sin;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+  ::close(fd);
+  return ntohs(sin.sin_port);
+}
+
+}  // namespace rsp::api::test
