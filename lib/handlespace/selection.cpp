@@ -230,11 +230,26 @@ std::size_t Handlespace::Impl::select_weighted(Pool& pool, std::size_t n, std::s
     saved_large.resize(n);
     saved = saved_large.data();
   }
+  // First attempts for up to kBatch draws in one descent of the tree (independent draws from
+  // the full weights; a repeat is redrawn below, which keeps the distribution exact).
+  std::size_t first_attempts[detail::WeightTree::kBatch];
+  std::size_t batched = 0;
+  std::size_t next_batched = 0;
+  if (pool.weights.total() > 0) {
+    std::uint64_t units[detail::WeightTree::kBatch];
+    batched = std::min(n, detail::WeightTree::kBatch);
+    for (std::size_t q = 0; q < batched; ++q) units[q] = random_below(pool.weights.total());
+    pool.weights.find_many(units, first_attempts, batched);
+  }
   while (k < n) {
     const std::uint64_t total = pool.weights.total();
     if (total == 0) break;  // only weight-0 elements left: they are never chosen
     std::uint32_t pos = 0;
     bool found = false;
+    if (next_batched < batched) {
+      pos = static_cast<std::uint32_t>(first_attempts[next_batched++]);
+      found = !already(k, pos) && pool.weights.value(pos) > 0;
+    }
     for (int attempt = 0; attempt < 8 && !found; ++attempt) {
       pos = static_cast<std::uint32_t>(pool.weights.find(random_below(total)));
       found = !already(k, pos);

@@ -71,6 +71,19 @@ class WeightTree {
     return scan(leaves_, index, r);
   }
 
+  // find() for several units at once (count <= kBatch): the descents run level by level side
+  // by side, so their cache misses overlap instead of queueing behind each other.
+  static constexpr std::size_t kBatch = 8;
+  void find_many(const std::uint64_t* units, std::size_t* positions, std::size_t count) const noexcept {
+    std::uint64_t r[kBatch];
+    std::size_t index[kBatch] = {};
+    for (std::size_t q = 0; q < count; ++q) r[q] = units[q];
+    for (std::size_t l = sums_.size(); l-- > 0;) {
+      for (std::size_t q = 0; q < count; ++q) index[q] = scan(sums_[l], index[q], r[q]);
+    }
+    for (std::size_t q = 0; q < count; ++q) positions[q] = scan(leaves_, index[q], r[q]);
+  }
+
   void clear() noexcept {
     leaves_.clear();
     sums_.clear();
