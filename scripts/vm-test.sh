@@ -4,13 +4,15 @@
 #   usage: scripts/vm-test.sh [BUILD_DIR]            (default: build)
 # The guest sees the host's / read-only over 9p, so it runs BUILD_DIR's test executables as
 # they are (RSP_TRANSPORT=kernel); results come back through a writable 9p share.
+# The guest's logs are kept in BUILD_DIR/vm-logs/.
 # Exits 0 when every test passed, 1 when one failed or the VM did not finish in time, and 0
 # with a "skipped" line when qemu or the kernel package is not available here.
 # Environment:
 #   RSP_VM_CACHE    where the VM pieces are cached (default ~/.cache/rsptools-vm)
 #   RSP_VM_KERNEL   Debian kernel ABI to use (default 6.1.0-56-amd64, else the newest 6.1.0-N)
-#   RSP_VM_TIMEOUT  seconds for the whole VM run (default 240)
+#   RSP_VM_TIMEOUT  seconds for the whole VM run (default 360; about 90 s on an idle host)
 #   RSP_VM_CPUS     virtual CPUs (default 2)
+#   RSP_VM_TIMEOUT_SCALE  factor for the tests' wait bounds in the guest (default 4)
 #   RSP_VM_TESTS    doctest filter for the kernel tests (--test-case=...), optional
 #   RSP_VM_BENCH=1  also run bench/transport's transport_bench in the guest (kernel backend
 #                   included there); RSP_VM_BENCH_ARGS passes options to it
@@ -21,7 +23,7 @@ root=$(pwd)
 build=${1:-build}
 [[ $build = /* ]] || build=$root/$build
 cache=${RSP_VM_CACHE:-${HOME:-/root}/.cache/rsptools-vm}
-timeout_s=${RSP_VM_TIMEOUT:-240}
+timeout_s=${RSP_VM_TIMEOUT:-360}
 cpus=${RSP_VM_CPUS:-2}
 
 skip() { echo "vm-test: skipped: $*" >&2; exit 0; }
@@ -55,6 +57,7 @@ filter=""
 cat > "$share/job.sh" <<JOB
 #!/bin/sh
 export RSP_TRANSPORT=kernel PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp
+export RSP_TEST_TIMEOUT_SCALE=${RSP_VM_TIMEOUT_SCALE:-4}
 cd /tmp
 echo "vm: \$(uname -r), sctp \$( [ -d /proc/net/sctp ] && echo loaded || echo MISSING ), \$(nproc) cpu(s)"
 status=0
@@ -67,11 +70,22 @@ for t in ${tests[*]}; do
   echo "vm: \$t exit \$rc"
   [ \$rc -eq 0 ] || status=1
 done
+echo "vm: SCTP counters: \$(awk '\$2 != 0 {printf "%s=%s ", \$1, \$2}' /proc/net/sctp/snmp)"
+if [ -z "$filter" ]; then
+  echo "vm: running scripts/vm/netns-test.sh (kernel backend across a veth pair)"
+  mkdir -p /tmp/rsp-vm/netns
+  NETNS_TMP=/tmp/rsp-vm/netns timeout 120 $root/scripts/vm/netns-test.sh $build/tests/transport/transport_peer kernel > /tmp/rsp-vm/netns.log 2>&1
+  rc=\$?
+  cat /tmp/rsp-vm/netns.log
+  echo "vm: netns-test.sh exit \$rc"
+  [ \$rc -eq 0 ] || status=1
+fi
 if [ -n "$bench" ]; then
   echo "vm: running $bench (kernel backend)"
   $bench ${RSP_VM_BENCH_ARGS:-} > /tmp/rsp-vm/bench.log 2>&1; echo "vm: bench exit \$?"
   cat /tmp/rsp-vm/bench.log
 fi
+echo "vm: job exit \$status"
 exit \$status
 JOB
 
@@ -96,5 +110,6 @@ if [[ ! -f $share/job.rc ]]; then
   fail "the VM stopped without a result (qemu exit $qrc)"
 fi
 job_rc=$(cat "$share/job.rc")
+mkdir -p "$build/vm-logs" && cp "$share"/*.log "$build/vm-logs/" 2>/dev/null
 echo "vm-test: guest finished in ${elapsed}s, tests exit $job_rc" >&2
 ((job_rc == 0))

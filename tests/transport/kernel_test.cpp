@@ -21,6 +21,24 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// Bounds on waits, stretched by RSP_TEST_TIMEOUT_SCALE (scripts/vm-test.sh sets it: under
+// emulation on a busy host the guest runs many times slower). Only failing waits take longer.
+std::chrono::milliseconds bound(std::chrono::milliseconds limit) {
+  static const long scale = [] {
+    const char* env = std::getenv("RSP_TEST_TIMEOUT_SCALE");
+    const long v = env != nullptr ? std::atol(env) : 1;
+    return v >= 1 && v <= 100 ? v : 1;
+  }();
+  return limit * scale;
+}
+
+// The echo peer's port; EchoPeer::port waits 5 s per call, so ask again on a slow guest.
+std::uint16_t port_of(EchoPeer& peer) {
+  std::uint16_t port = 0;
+  for (auto left = bound(5s); port == 0 && left.count() > 0; left -= 5s) port = peer.port();
+  return port;
+}
+
 // True when the case can run; otherwise records why it was skipped.
 bool have_kernel_sctp() {
   if (kernel_sctp_available()) return true;
@@ -28,11 +46,13 @@ bool have_kernel_sctp() {
   return false;
 }
 
+// RFC 4960's default timers: nothing here waits for a timer to expire, and on a loaded
+// emulated guest the fast INIT timer (3 tries in under a second) can give up on a handshake
+// that is merely slow. Loss detection is tested with the echo peer's --fast timers.
 EndpointOptions kernel_options(bool listen = true) {
   EndpointOptions o;
   o.backend = Backend::Kernel;
   o.listen = listen;
-  o.parameters = fast_parameters();
   return o;
 }
 
@@ -115,7 +135,7 @@ TEST_CASE("kernel backend: messages of 1 B to 200 KiB travel both ways with PPID
     if (i > 0) CHECK(*r == id);  // the implicitly set up association is reused
     id = *r;
   }
-  REQUIRE(run_until(io, [&] { return s.messages.size() == sizes.size(); }, 20s));
+  REQUIRE(run_until(io, [&] { return s.messages.size() == sizes.size(); }, bound(20s)));
   std::map<std::uint32_t, const ReceivedMessage*> by_ppid;
   for (const auto& m : s.messages) by_ppid[m.ppid] = &m;
   for (std::size_t i = 0; i < sizes.size(); ++i) {
@@ -131,7 +151,7 @@ TEST_CASE("kernel backend: messages of 1 B to 200 KiB travel both ways with PPID
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     REQUIRE(server->send(server_side, pattern(sizes[i], i + 7), SendInfo{static_cast<std::uint32_t>(i), 3, false, {}}));
   }
-  REQUIRE(run_until(io, [&] { return c.messages.size() == sizes.size(); }, 20s));
+  REQUIRE(run_until(io, [&] { return c.messages.size() == sizes.size(); }, bound(20s)));
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     CHECK(c.messages[i].association == id);
     CHECK(c.messages[i].ppid == i);
@@ -159,7 +179,7 @@ TEST_CASE("kernel backend: PPIDs are in network byte order on the wire (RFC 6458
   Recorder s;
   server->set_handlers(s.handlers());
   REQUIRE(client->send_to(loopback(server->local_port()), pattern(8), SendInfo{0x0000000b, 0, false, {}}));
-  REQUIRE(run_until(io, [&] { return s.messages.size() == 1; }));
+  REQUIRE(run_until(io, [&] { return s.messages.size() == 1; }, bound(5s)));
   CHECK(s.messages[0].ppid == 11);  // ASAP's PPID (RFC 5352 §5) reads as 11, not 0x0b000000
 }
 
@@ -195,7 +215,7 @@ TEST_CASE("kernel backend: one endpoint serves many associations at once") {
     for (auto n : echoed)
       if (n != kEach) return false;
     return true;
-  }, 30s));
+  }, bound(30s)));
   CHECK(received == kClients * kEach);
   CHECK(seen.size() == kClients);
   CHECK(server->associations().size() == kClients);
@@ -224,7 +244,7 @@ TEST_CASE("kernel backend: an association nobody answers ends in CannotStart and
   client->set_handlers(c.handlers());
   auto id = client->send_to(loopback(dead_port), pattern(10), SendInfo{5, 1, false, {}});
   REQUIRE_MESSAGE(id, (id ? std::string() : id.error().message));
-  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::CannotStart) && !c.failures.empty(); }, 10s));
+  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::CannotStart) && !c.failures.empty(); }, bound(10s)));
   CHECK(c.events.back().association == *id);
   REQUIRE(c.failures.size() == 1);
   CHECK(c.failures[0].association == *id);
@@ -246,11 +266,11 @@ TEST_CASE("kernel backend: shutdown completes on both sides, abort is seen as lo
 
   auto id = client->send_to(loopback(server->local_port()), pattern(32), SendInfo{});
   REQUIRE(id);
-  REQUIRE(run_until(io, [&] { return s.messages.size() == 1 && c.saw(AssociationEventKind::Up); }));
+  REQUIRE(run_until(io, [&] { return s.messages.size() == 1 && c.saw(AssociationEventKind::Up); }, bound(5s)));
   REQUIRE(client->shutdown(*id));
   REQUIRE(run_until(io, [&] {
     return c.saw(AssociationEventKind::ShutdownComplete) && s.saw(AssociationEventKind::ShutdownComplete);
-  }));
+  }, bound(5s)));
   CHECK(client->associations().empty());
   CHECK(server->associations().empty());
 
@@ -259,11 +279,11 @@ TEST_CASE("kernel backend: shutdown completes on both sides, abort is seen as lo
   auto id2 = client->connect(loopback(server->local_port()));
   REQUIRE(id2);
   CHECK(*id2 != *id);
-  REQUIRE(run_until(io, [&] { return s.saw(AssociationEventKind::Up) && c.saw(AssociationEventKind::Up); }));
+  REQUIRE(run_until(io, [&] { return s.saw(AssociationEventKind::Up) && c.saw(AssociationEventKind::Up); }, bound(5s)));
   CHECK(c.events.back().association == *id2);
   CHECK(c.events.back().outbound_streams == 16);
   REQUIRE(server->abort(s.events.back().association));
-  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::Lost) && s.saw(AssociationEventKind::Lost); }));
+  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::Lost) && s.saw(AssociationEventKind::Lost); }, bound(5s)));
   CHECK(client->send(*id2, pattern(1), SendInfo{}).error().code == TransportErrc::NoSuchAssociation);
 }
 
@@ -286,7 +306,7 @@ TEST_CASE("kernel backend: handlers never run inside the caller's send, connect 
   auto id = client->send_to(loopback(server->local_port()), pattern(10), SendInfo{});
   inside = false;
   REQUIRE(id);
-  REQUIRE(run_until(io, [&] { return calls >= 2; }));  // Up and the echo
+  REQUIRE(run_until(io, [&] { return calls >= 2; }, bound(5s)));  // Up and the echo
   inside = true;
   REQUIRE(client->send(*id, pattern(10), SendInfo{}));
   client->close();  // no handler after close either
@@ -320,7 +340,7 @@ TEST_CASE("kernel backend: a multi-homed endpoint binds every address and the pe
   only_first.addresses.push_back(first);
   auto id = client->send_to(only_first, pattern(300), SendInfo{9, 0, false, {}});
   REQUIRE_MESSAGE(id, (id ? std::string() : id.error().message));
-  REQUIRE(run_until(io, [&] { return s.messages.size() == 1 && c.saw(AssociationEventKind::Up); }));
+  REQUIRE(run_until(io, [&] { return s.messages.size() == 1 && c.saw(AssociationEventKind::Up); }, bound(5s)));
   CHECK(s.messages[0].payload == pattern(300));
   // RFC 4960 §5.1.2: the INIT ACK listed both server addresses; the client knows them all.
   auto st = client->status(*id);
@@ -340,7 +360,7 @@ TEST_CASE("kernel backend: a multi-homed endpoint binds every address and the pe
 TEST_CASE("kernel backend: a peer process killed with SIGKILL ends the association") {
   if (!have_kernel_sctp()) return;
   EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "kernel", "--fast"});
-  const std::uint16_t port = peer.port();
+  const std::uint16_t port = port_of(peer);
   REQUIRE(port != 0);
   boost::asio::io_context io;
   auto client = open_kernel(io, kernel_options(false));
@@ -348,7 +368,7 @@ TEST_CASE("kernel backend: a peer process killed with SIGKILL ends the associati
   client->set_handlers(c.handlers());
   auto id = client->send_to(loopback(port), pattern(100), SendInfo{7, 1, false, {}});
   REQUIRE(id);
-  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }, 10s));
+  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }, bound(10s)));
   CHECK(c.messages[0].payload == pattern(100));
   CHECK(c.messages[0].ppid == 7);
   CHECK(c.messages[0].stream == 1);
@@ -357,7 +377,7 @@ TEST_CASE("kernel backend: a peer process killed with SIGKILL ends the associati
   const auto killed = std::chrono::steady_clock::now();
   // The peer's kernel closes its socket: SHUTDOWN (nothing unread) or ABORT (data unread),
   // RFC 6458 §3.1.6; either way the association ends at once, not after heartbeats.
-  REQUIRE(run_until(io, [&] { return c.ended(); }, 10s));
+  REQUIRE(run_until(io, [&] { return c.ended(); }, bound(10s)));
   MESSAGE("end detected after ", std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::steady_clock::now() - killed).count(), " ms (",
           to_string(c.events.back().kind), ")");
@@ -369,17 +389,19 @@ TEST_CASE("kernel backend: a frozen kernel peer keeps its association; a full wi
   // Unlike usrsctp, the SIGSTOPped peer's kernel still answers HEARTBEATs and SACKs until its
   // receive buffer is full; the sender then sees WouldBlock (RFC 4960 §6.1 zero window).
   EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "kernel", "--fast"});
-  const std::uint16_t port = peer.port();
+  const std::uint16_t port = port_of(peer);
   REQUIRE(port != 0);
   boost::asio::io_context io;
   auto o = kernel_options(false);
   o.send_buffer = 64 * 1024;
+  o.parameters = fast_parameters();  // heartbeats every 200 ms, lost after 3 unanswered
+  o.parameters.max_init_retransmissions = 10;
   auto client = open_kernel(io, o);
   Recorder c;
   client->set_handlers(c.handlers());
   auto id = client->send_to(loopback(port), pattern(10), SendInfo{});
   REQUIRE(id);
-  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }, 10s));
+  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }, bound(10s)));
 
   peer.signal(SIGSTOP);
   // Send whenever there is room until the peer's receive window is shut: a WouldBlock that no
@@ -406,11 +428,19 @@ TEST_CASE("kernel backend: a frozen kernel peer keeps its association; a full wi
   REQUIRE(st.has_value());
   CHECK(st->unacknowledged_bytes > 0);
 
+  // Blocked now (if a late SACK made room, fill it again), then thawed: on_writable follows.
+  bool blocked = false;
+  for (std::size_t i = 0; i < 4000 && !blocked; ++i) {
+    auto r = client->send(*id, pattern(16384, sent), SendInfo{1, 0, false, {}});
+    if (r) ++sent;
+    blocked = !r && r.error().code == TransportErrc::WouldBlock;
+  }
+  REQUIRE(blocked);
   const std::size_t writable_before = c.writable;
   const std::size_t echoes_before = c.messages.size();
   peer.signal(SIGCONT);
-  REQUIRE(run_until(io, [&] { return c.writable > writable_before; }, 20s));
-  REQUIRE(run_until(io, [&] { return c.messages.size() > echoes_before; }, 20s));
+  REQUIRE(run_until(io, [&] { return c.writable > writable_before; }, bound(20s)));
+  REQUIRE(run_until(io, [&] { return c.messages.size() > echoes_before; }, bound(20s)));
   CHECK(c.messages.back().payload.size() == 16384);
   CHECK(client->send(*id, pattern(100), SendInfo{2, 0, false, {}}).has_value());
 }
@@ -428,7 +458,7 @@ TEST_CASE("kernel backend: unacknowledged messages come back whole when the asso
   lone->set_handlers(l.handlers());
   auto lid = lone->connect(loopback(server->local_port()));
   REQUIRE(lid);
-  REQUIRE(run_until(client_io, [&] { return l.saw(AssociationEventKind::Up); }));
+  REQUIRE(run_until(client_io, [&] { return l.saw(AssociationEventKind::Up); }, bound(5s)));
   const std::vector<std::size_t> sizes{1, 3000, 65536, 20, 200 * 1024};
   std::size_t queued = 0;
   while (queued < 400) {
@@ -443,7 +473,7 @@ TEST_CASE("kernel backend: unacknowledged messages come back whole when the asso
   }
   REQUIRE(queued > 0);
   REQUIRE(lone->abort(*lid));
-  REQUIRE(run_until(client_io, [&] { return l.saw(AssociationEventKind::Lost); }, 10s));
+  REQUIRE(run_until(client_io, [&] { return l.saw(AssociationEventKind::Lost); }, bound(10s)));
   run_until(client_io, [] { return false; }, 300ms);  // the failures follow the loss
   MESSAGE(queued, " messages queued, ", l.failures.size(), " returned");
   REQUIRE_FALSE(l.failures.empty());
@@ -497,7 +527,6 @@ TEST_CASE("kernel backend: a kernel endpoint and a usrsctp endpoint talk over UD
   boost::asio::io_context io;
   EndpointOptions uo;
   uo.backend = Backend::Udp;
-  uo.parameters = fast_parameters();
   uo.remote_udp_port = 9899;  // where the kernel listens, for associations usrsctp starts
   auto user = open_kernel(io, uo);
   REQUIRE(user->backend() == Backend::Udp);
@@ -511,13 +540,18 @@ TEST_CASE("kernel backend: a kernel endpoint and a usrsctp endpoint talk over UD
   // kernel -> usrsctp, and the answer back on the same association.
   auto kid = kernel->send_to(loopback(user->local_port()), pattern(5000, 1), SendInfo{11, 1, false, {}});
   REQUIRE_MESSAGE(kid, (kid ? std::string() : kid.error().message));
-  REQUIRE(run_until(io, [&] { return u.messages.size() == 1; }, 15s));
+  const bool delivered = run_until(io, [&] { return u.messages.size() == 1; }, bound(15s));
+  if (!delivered) {
+    for (const auto& e : k.events) MESSAGE("kernel side: ", to_string(e.kind), " ", e.association);
+    for (const auto& e : u.events) MESSAGE("usrsctp side: ", to_string(e.kind), " ", e.association);
+  }
+  REQUIRE(delivered);
   CHECK(u.messages[0].payload == pattern(5000, 1));
   CHECK(u.messages[0].ppid == 11);
   CHECK(u.messages[0].stream == 1);
   CHECK(u.messages[0].peer.port == kernel->local_port());
   REQUIRE(user->send(u.messages[0].association, pattern(70000, 2), SendInfo{12, 0, false, {}}));
-  REQUIRE(run_until(io, [&] { return k.messages.size() == 1; }, 15s));
+  REQUIRE(run_until(io, [&] { return k.messages.size() == 1; }, bound(15s)));
   CHECK(k.messages[0].association == *kid);
   CHECK(k.messages[0].payload == pattern(70000, 2));
   CHECK(k.messages[0].ppid == 12);
@@ -528,11 +562,11 @@ TEST_CASE("kernel backend: a kernel endpoint and a usrsctp endpoint talk over UD
   server->set_handlers(s.handlers());
   auto uid = user->send_to(loopback(server->local_port()), pattern(64, 3), SendInfo{13, 0, false, {}});
   REQUIRE_MESSAGE(uid, (uid ? std::string() : uid.error().message));
-  REQUIRE(run_until(io, [&] { return s.messages.size() == 1; }, 15s));
+  REQUIRE(run_until(io, [&] { return s.messages.size() == 1; }, bound(15s)));
   CHECK(s.messages[0].payload == pattern(64, 3));
   CHECK(s.messages[0].ppid == 13);
   REQUIRE(server->send(s.messages[0].association, pattern(3, 4), SendInfo{14, 0, false, {}}));
-  REQUIRE(run_until(io, [&] { return u.messages.size() == 2; }, 15s));
+  REQUIRE(run_until(io, [&] { return u.messages.size() == 2; }, bound(15s)));
   CHECK(u.messages[1].association == *uid);
   CHECK(u.messages[1].payload == pattern(3, 4));
 }
