@@ -1,6 +1,8 @@
 // ASAP messages (RFC 5352 §2.2) <-> bytes.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "decoder.hpp"
 
 namespace rsp::wire {
@@ -127,7 +129,16 @@ bool optional_error(ParameterCursor& cur, DecodeContext& c, std::optional<Operat
   return decode_operation_error(t, c, *out);
 }
 
+// The smallest PE parameter that can decode: header, 12 fixed bytes, a transport with one
+// IPv4 address (16), a policy without values (8).
+constexpr std::size_t kMinPoolElementSize = 4 + 12 + 16 + 8;
+// Storage reserved up front is capped, so that a message of many bogus PE parameters cannot
+// make the decoder allocate much before it fails; beyond the cap the vector grows as usual.
+constexpr std::size_t kMaxReservedPoolElements = 16;
+
 bool pool_elements(ParameterCursor& cur, DecodeContext& c, std::vector<PoolElement>& out) {
+  out.reserve(std::min(cur.count_run(ParameterType::PoolElement, kMinPoolElementSize),
+                       kMaxReservedPoolElements));
   for (;;) {
     Tlv t;
     bool present = false;

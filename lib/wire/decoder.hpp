@@ -147,6 +147,10 @@ class ParameterCursor {
     }
     return true;
   }
+  // How many parameters of `type` follow in a row (the lookahead included), counting only
+  // well-framed TLVs of at least `min_length` bytes and skipping unknown ones. Consumes nothing;
+  // for reserving the result's storage once instead of growing it.
+  std::size_t count_run(ParameterType type, std::size_t min_length) const;
   // The list must be over.
   bool finish() {
     const Tlv* next = nullptr;

@@ -119,6 +119,26 @@ bool ParameterCursor::wrong_parameter(ParameterType type, const Tlv* found, cons
                  found->whole());
 }
 
+std::size_t ParameterCursor::count_run(ParameterType type, std::size_t min_length) const {
+  std::size_t n = 0;
+  auto counts = [&](const Tlv& t) {
+    return known_type(t.type) == type && t.value.size() + kTlvHeaderSize >= min_length;
+  };
+  if (have_) {
+    if (!counts(next_)) return 0;
+    ++n;
+  }
+  Reader r = r_;
+  DecodeContext scratch;  // framing errors end the count; the real pass reports them
+  Tlv t;
+  while (!r.empty() && read_tlv(r, scratch, t, "")) {
+    if (!is_known_parameter(t.type)) continue;
+    if (!counts(t)) break;
+    ++n;
+  }
+  return n;
+}
+
 bool ParameterCursor::not_allowed(const Tlv& found) {
   return c_.fail(DecodeError::UnexpectedParameter,
                  fmt::format("{}: parameter 0x{:04x} not allowed here", where_, found.type),

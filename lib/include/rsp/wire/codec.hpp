@@ -62,8 +62,9 @@ std::optional<OperationError> unrecognized_parameters_error(const DecodeReport& 
 
 // ---- messages ----
 // encode() appends to `out`; the returned-vector forms allocate one buffer.
-// Precondition (programming error otherwise, std::length_error): the encoded message fits
-// the 16-bit message length and every pool handle fits kMaxPoolHandleSize.
+// Preconditions (programming errors otherwise): the encoded message and each parameter fit
+// their 16-bit lengths (std::length_error), every pool handle has 1 to kMaxPoolHandleSize
+// bytes (std::invalid_argument).
 void encode(const AsapMessage& message, std::vector<std::byte>& out);
 void encode(const EnrpMessage& message, std::vector<std::byte>& out);
 std::vector<std::byte> encode(const AsapMessage& message);
