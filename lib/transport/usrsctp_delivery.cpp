@@ -61,10 +61,6 @@ void UsrsctpEndpoint::drain() {
   }
   flush_failures(std::nullopt);
   if (!alive_after(token)) return;
-  if (want_writable_ && sctp_ != nullptr && (usrsctp_get_events(sctp_) & SCTP_EVENT_WRITE)) {
-    want_writable_ = false;
-    if (auto h = handlers_.on_writable) h();
-  }
 }
 
 void UsrsctpEndpoint::deliver(const sctp_rcvinfo& info, const sockaddr_conn& from,

@@ -321,6 +321,9 @@ void UsrsctpEndpoint::close() {
     usrsctp_setsockopt(sctp_, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
     batching_ = false;
     struct socket* s = std::exchange(sctp_, nullptr);
+    // usrsctp frees the socket when it is done with it, possibly after we are gone: its upcall
+    // must not point at us any more (a null upcall would be called all the same).
+    usrsctp_set_upcall(s, [](struct socket*, void*, int) {}, nullptr);
     usrsctp_close(s);
   }
   std::vector<std::unique_ptr<Peer>> retired;

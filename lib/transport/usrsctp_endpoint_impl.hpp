@@ -163,7 +163,7 @@ class UsrsctpEndpoint final : public Endpoint, public usrsctp_detail::PacketSink
   bool readable_ = false;      // usrsctp raised an upcall: messages or notifications may wait
   bool drain_posted_ = false;
   int stack_calls_ = 0;        // depth of our calls into usrsctp (StackCall)
-  bool want_writable_ = false;
+  bool want_writable_ = false;  // a send said WouldBlock: hint on_writable after the next input
   std::vector<std::byte> rx_;
   std::uint32_t default_mtu_ = 0;  // the MTU new associations start with (set_default_mtu)
 

@@ -46,6 +46,15 @@ void UsrsctpEndpoint::on_readable(std::size_t index) {
     if (!alive_after(token)) return;
     if (static_cast<std::size_t>(n) < kBatch) break;
   }
+  // A one-to-many socket's send buffer is accounted per association and usrsctp reports no
+  // "writable" event for it (usrsctp_get_events never sets SCTP_EVENT_WRITE; its send callback
+  // needs a receive callback too). Packets came in, so SACKs may have made room: say so, and a
+  // send that still finds no room arms the hint again.
+  if (want_writable_) {
+    want_writable_ = false;
+    if (auto h = handlers_.on_writable) h();
+    if (!alive_after(token)) return;
+  }
   batching_ = false;
   flush();
   arm(index);

@@ -295,3 +295,54 @@ TEST_CASE("udp backend: an SCTP packet's checksum is stored so that it verifies,
   CHECK_FALSE(sctp_checksum_ok(packet.data(), packet.size()));
   CHECK_FALSE(sctp_checksum_ok(packet.data(), 11));  // shorter than the common header
 }
+
+TEST_CASE("udp backend: a full send buffer says WouldBlock, and on_writable follows once it drains") {
+  boost::asio::io_context io;
+  auto server = open_udp(io, udp_options());
+  auto o = udp_options(false);
+  o.send_buffer = 64 * 1024;
+  auto client = open_udp(io, o);
+  Recorder s;
+  server->set_handlers(s.handlers());
+  bool writable = false;
+  bool up = false;
+  client->set_handlers({{}, [&](const AssociationEvent& e) { up = up || e.kind == AssociationEventKind::Up; }, {},
+                        [&] { writable = true; }});
+  auto id = client->connect(loopback(server->local_port()));
+  REQUIRE(id);
+  REQUIRE(run_until(io, [&] { return up; }));
+  std::size_t accepted = 0;
+  TransportResult<void> r;
+  while ((r = client->send(*id, pattern(4096, accepted), SendInfo{})).has_value()) {
+    ++accepted;
+    REQUIRE(accepted < 10000);  // the buffer must fill at some point
+  }
+  CHECK(r.error().code == TransportErrc::WouldBlock);
+  CHECK(accepted >= 8);
+  REQUIRE(run_until(io, [&] { return writable; }));
+  CHECK(client->send(*id, pattern(4096, accepted), SendInfo{}));
+  REQUIRE(run_until(io, [&] { return s.messages.size() == accepted + 1; }));
+  for (std::size_t i = 0; i <= accepted; ++i) CHECK(s.messages[i].payload == pattern(4096, i));
+}
+
+TEST_CASE("udp backend: a dual-stack endpoint is reached over IPv6 loopback too") {
+  boost::asio::io_context io;
+  auto server = open_udp(io, udp_options());
+  auto client = open_udp(io, udp_options(false));
+  Recorder s, c;
+  server->set_handlers(s.handlers());
+  client->set_handlers(c.handlers());
+  TransportAddress v6;
+  v6.port = server->local_port();
+  std::array<std::uint8_t, 16> loop6{};
+  loop6[15] = 1;
+  v6.addresses.push_back(IpAddress::v6(loop6));
+  auto id = client->send_to(v6, pattern(3000), SendInfo{9, 0, false, {}});
+  REQUIRE(id);
+  REQUIRE(run_until(io, [&] { return s.messages.size() == 1; }));
+  CHECK(s.messages[0].payload == pattern(3000));
+  REQUIRE(s.messages[0].peer.addresses.size() == 1);
+  CHECK_FALSE(s.messages[0].peer.addresses[0].is_v4());
+  REQUIRE(server->send(s.messages[0].association, pattern(5), SendInfo{}));
+  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }));
+}

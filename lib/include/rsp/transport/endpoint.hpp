@@ -181,7 +181,8 @@ struct EndpointHandlers {
   std::function<void(ReceivedMessage&&)> on_message;
   std::function<void(const AssociationEvent&)> on_association;
   std::function<void(SendFailure&&)> on_send_failed;
-  // The send buffer has room again after a send returned WouldBlock.
+  // After a send returned WouldBlock: the send buffer may have room again (a hint, the way
+  // EPOLLOUT is one; a send that still finds no room returns WouldBlock and re-arms it).
   std::function<void()> on_writable;
 };
 
