@@ -14,10 +14,10 @@
 
 namespace rsp::wire {
 
-// RFC 5352 §5 / RFC 5353 §7: SCTP payload protocol identifiers.
+// SCTP payload protocol identifiers (IANA, per the IANA sections of RFC 5352 and RFC 5353).
 inline constexpr std::uint32_t kAsapPpid = 11;
 inline constexpr std::uint32_t kEnrpPpid = 12;
-// IANA ports: ASAP 3863 (RFC 5352 §5), ENRP 9901 (RFC 5353 §7, as RSPLIB uses it).
+// IANA ports: asap-sctp 3863, enrp-sctp 9901 (the ones RSPLIB and Wireshark use).
 inline constexpr std::uint16_t kAsapPort = 3863;
 inline constexpr std::uint16_t kEnrpPort = 9901;
 
