@@ -19,12 +19,16 @@ bool truncated(DecodeContext& c, const Tlv& tlv, const char* what) {
                 tlv.whole());
 }
 
-bool exact_size(DecodeContext& c, const Tlv& tlv, std::size_t expected, const char* what) {
-  if (tlv.value.size() == expected) return true;
+[[gnu::noinline]] bool wrong_size(DecodeContext& c, const Tlv& tlv, std::size_t expected,
+                                   const char* what) {
   return c.fail(tlv.value.size() < expected ? DecodeError::Truncated : DecodeError::InvalidValue,
                 fmt::format("{}: value of {} byte(s), expected {}", what, tlv.value.size(),
                             expected),
                 tlv.whole());
+}
+
+inline bool exact_size(DecodeContext& c, const Tlv& tlv, std::size_t expected, const char* what) {
+  return tlv.value.size() == expected || wrong_size(c, tlv, expected, what);
 }
 
 std::uint32_t read_u32_unchecked(std::span<const std::byte> b) {
