@@ -58,10 +58,12 @@ inline AssociationParameters fast_parameters() {
   return p;
 }
 
-// transport_peer in echo mode as a child process; killed (SIGKILL) and reaped on destruction.
+// transport_peer as a child process (echo mode unless `mode` says otherwise); killed (SIGKILL)
+// and reaped on destruction.
 class EchoPeer {
  public:
-  explicit EchoPeer(const std::string& program, std::vector<std::string> args = {}) {
+  explicit EchoPeer(const std::string& program, std::vector<std::string> args = {},
+                    std::string mode = "echo") {
     int out[2];
     if (::pipe(out) != 0) return;
     pid_ = ::fork();
@@ -71,8 +73,7 @@ class EchoPeer {
       ::close(out[1]);
       std::vector<char*> argv;
       argv.push_back(const_cast<char*>(program.c_str()));
-      static std::string echo = "echo";
-      argv.push_back(echo.data());
+      argv.push_back(mode.data());
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
       ::execv(program.c_str(), argv.data());
@@ -92,20 +93,27 @@ class EchoPeer {
   EchoPeer(const EchoPeer&) = delete;
   EchoPeer& operator=(const EchoPeer&) = delete;
 
-  // The port from the child's "port P backend B" line, or 0 if it did not come within 5 s.
-  std::uint16_t port() {
+  // The first line the child prints ("port P backend B" in echo mode, "ok N backend B" in
+  // client mode), or "" if none came within 5 s.
+  std::string line() {
     std::string line;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (line.find('\n') == std::string::npos) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return 0;
+      if (left.count() <= 0) return {};
       pollfd p{out_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return 0;
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return {};
       char buf[128];
       const ssize_t n = ::read(out_, buf, sizeof buf);
-      if (n <= 0) return 0;
+      if (n <= 0) return {};
       line.append(buf, static_cast<std::size_t>(n));
     }
+    return line;
+  }
+
+  // The port from the child's "port P backend B" line, or 0 if it did not come within 5 s.
+  std::uint16_t port() {
+    const std::string line = this->line();
     unsigned port = 0;
     if (std::sscanf(line.c_str(), "port %u", &port) != 1) return 0;
     return static_cast<std::uint16_t>(port);

@@ -346,3 +346,34 @@ TEST_CASE("udp backend: a dual-stack endpoint is reached over IPv6 loopback too"
   REQUIRE(server->send(s.messages[0].association, pattern(5), SendInfo{}));
   REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }));
 }
+
+TEST_CASE("udp backend: a peer process restarted on the same port is reported as a Restart") {
+  boost::asio::io_context io;
+  auto server = open_udp(io, udp_options());
+  Recorder s;
+  server->set_handlers(s.handlers());
+  // A port for the peer: taken from an endpoint that is closed again at once.
+  auto probe = open_udp(io, udp_options(false));
+  const std::string peer_port = std::to_string(probe->local_port());
+  probe->close();
+  const std::vector<std::string> args{"--backend", "udp", "--fast", "--port", peer_port, "--to",
+                                      "127.0.0.1:" + std::to_string(server->local_port()),
+                                      "--sizes", "10", "--await-loss"};
+  // Our server only echoes through the test's handler: answer whatever arrives.
+  server->set_handlers({[&](ReceivedMessage&& m) {
+                          s.messages.push_back(m);
+                          (void)server->send(m.association, m.payload, SendInfo{m.ppid, m.stream, false, {}});
+                        },
+                        [&](const AssociationEvent& e) { s.events.push_back(e); }, {}, {}});
+  {
+    EchoPeer first(RSP_TRANSPORT_PEER, args, "client");
+    REQUIRE(run_until(io, [&] { return s.messages.size() == 1; }));
+    first.signal(SIGKILL);  // the association stays up at our end until heartbeats fail
+  }
+  REQUIRE(s.saw(AssociationEventKind::Up));
+  CHECK_FALSE(s.saw(AssociationEventKind::Lost));
+  EchoPeer second(RSP_TRANSPORT_PEER, args, "client");
+  REQUIRE(run_until(io, [&] { return s.messages.size() == 2; }));
+  CHECK(s.saw(AssociationEventKind::Restart));
+  CHECK(s.messages[1].peer.port == std::stoi(peer_port));
+}
