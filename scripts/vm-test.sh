@@ -84,6 +84,7 @@ if [ -n "$bench" ]; then
   echo "vm: running $bench (kernel backend)"
   $bench ${RSP_VM_BENCH_ARGS:-} > /tmp/rsp-vm/bench.log 2>&1; echo "vm: bench exit \$?"
   cat /tmp/rsp-vm/bench.log
+  echo "vm: SCTP counters after the benchmark: \$(awk '\$2 != 0 {printf "%s=%s ", \$1, \$2}' /proc/net/sctp/snmp)"
 fi
 echo "vm: job exit \$status"
 exit \$status

@@ -22,10 +22,13 @@ if [[ -s $out/vmlinuz && -s $out/initramfs.gz && $(cat "$out/kernel" 2>/dev/null
   exit 0
 fi
 
-busybox=$(command -v busybox || true)
-[[ -n $busybox ]] && file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || busybox=/bin/busybox
-if ! [[ -x $busybox ]] || ! file -L "$busybox" | grep -q 'statically linked'; then
+# The initramfs has no libc: busybox must be the static one (package busybox-static).
+busybox=$(command -v busybox || echo /bin/busybox)
+if [[ ! -x $busybox ]]; then
   echo "build-vm: needs busybox-static (apt-get install busybox-static)" >&2; exit 69
+fi
+if command -v file >/dev/null && [[ $(file -L "$busybox") != *"statically linked"* ]]; then
+  echo "build-vm: $busybox is dynamically linked; install busybox-static" >&2; exit 69
 fi
 command -v cpio >/dev/null || { echo "build-vm: needs cpio" >&2; exit 69; }
 
