@@ -279,7 +279,8 @@ std::optional<AssociationStatus> UsrsctpEndpoint::status(AssociationId id) const
   } else if (st.sstat_state == SCTP_ESTABLISHED) {
     out.smoothed_rtt = std::chrono::microseconds(0);  // below the stack's resolution
   }
-  out.unacknowledged_bytes = static_cast<std::size_t>(st.sstat_unackdata + st.sstat_penddata);
+  out.unacknowledged_chunks = static_cast<std::size_t>(st.sstat_unackdata) + st.sstat_penddata;
+  out.unacknowledged_bytes = out.unacknowledged_chunks;
   return out;
 }
 

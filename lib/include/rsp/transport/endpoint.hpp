@@ -173,7 +173,11 @@ struct AssociationStatus {
   // Smoothed RTT of the primary path (RFC 4960 §6.3.1 SRTT); nullopt before the first
   // measurement or when the backend does not expose it.
   std::optional<std::chrono::microseconds> smoothed_rtt;
-  std::size_t unacknowledged_bytes = 0;  // queued or in flight
+  // DATA chunks queued or sent but not yet acknowledged (RFC 6458 §8.2.1 sstat_unackdata +
+  // sstat_penddata: the stacks count chunks, not bytes).
+  std::size_t unacknowledged_chunks = 0;
+  // Deprecated alias kept while the kernel backend moves over: holds the same chunk count.
+  std::size_t unacknowledged_bytes = 0;
 };
 
 // Handlers, all optional, all invoked from the io_context (never from inside an Endpoint call).
