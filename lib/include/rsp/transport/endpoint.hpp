@@ -27,8 +27,10 @@
 // - An Endpoint is not thread-safe: call it only from the io_context's thread.
 // - The usrsctp backend runs usrsctp without its threads (usrsctp_init_nothreads): the library
 //   owns the UDP sockets (asio), feeds packets in with usrsctp_conninput, and drives usrsctp's
-//   timers from an asio timer. There is no usrsctp thread and no lock contention; the usrsctp stack
-//   is process-wide, so all usrsctp endpoints of a process must share one io_context.
+//   timers from an asio timer every 10 ms. All packet and timer processing happens on the
+//   io_context thread (usrsctp's one remaining thread, its "SCTP iterator", only serves socket
+//   options applied to all associations at once, which we do not use). The usrsctp stack is
+//   process-wide, so all usrsctp endpoints of a process must share one io_context.
 // - The kernel backend waits for readiness of its socket with asio (no thread, no polling).
 //
 // Backend selection (see resolve_backend): an explicit Backend::Kernel/Udp in EndpointOptions
