@@ -443,7 +443,9 @@ std::optional<AssociationStatus> KernelEndpoint::status(AssociationId id) const 
   } else if (st.sstat_state == SCTP_ESTABLISHED) {
     out.smoothed_rtt = std::chrono::microseconds(0);
   }
-  out.unacknowledged_bytes = static_cast<std::size_t>(st.sstat_unackdata) + st.sstat_penddata;
+  // RFC 6458 §8.2.1: both counts are DATA chunks, not bytes.
+  out.unacknowledged_chunks = static_cast<std::size_t>(st.sstat_unackdata) + st.sstat_penddata;
+  out.unacknowledged_bytes = out.unacknowledged_chunks;  // the interface's deprecated alias
   return out;
 }
 

@@ -426,7 +426,7 @@ TEST_CASE("kernel backend: a frozen kernel peer keeps its association; a full wi
   CHECK(client->associations().size() == 1);
   auto st = client->status(*id);
   REQUIRE(st.has_value());
-  CHECK(st->unacknowledged_bytes > 0);
+  CHECK(st->unacknowledged_chunks > 0);
 
   // Blocked now (if a late SACK made room, fill it again), then thawed: on_writable follows.
   bool blocked = false;
