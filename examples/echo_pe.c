@@ -5,7 +5,8 @@
  * of the loop: SIGTERM/SIGINT deregister the PE and close the socket (draft §4: rsp_deregister,
  * then rsp_close).
  *
- * usage: echo_pe [-p PORT] [-h POOLHANDLE] [-c]
+ * usage: echo_pe [-a ADDRESS] [-p PORT] [-h POOLHANDLE] [-c]
+ *   -a  IPv4 address to bind (default: all addresses, as in the draft)
  *   -p  SCTP port of the echo service (draft: 7; default here 0 = ephemeral)
  *   -h  pool handle to register (default "echo")
  *   -c  session state demo: after each echo send an ASAP COOKIE ("echoes=N") that the PU
@@ -42,17 +43,19 @@ int main(int argc, char** argv) {
   int flags, opt, cookies = 0;
   unsigned short port = 0;
   const char* pool = "echo";
+  const char* address = NULL;
   unsigned long echoes = 0;
   uint32_t pe_id = 0;
   static char buf[1 << 16];
 
-  while ((opt = getopt(argc, argv, "p:h:c")) != -1) {
+  while ((opt = getopt(argc, argv, "a:p:h:c")) != -1) {
     switch (opt) {
+      case 'a': address = optarg; break;
       case 'p': port = (unsigned short)atoi(optarg); break;
       case 'h': pool = optarg; break;
       case 'c': cookies = 1; break;
       default:
-        fprintf(stderr, "usage: echo_pe [-p PORT] [-h POOLHANDLE] [-c]\n");
+        fprintf(stderr, "usage: echo_pe [-a ADDRESS] [-p PORT] [-h POOLHANDLE] [-c]\n");
         return 64;
     }
   }
@@ -83,6 +86,10 @@ int main(int argc, char** argv) {
   server_addr.sin_len = sizeof(struct sockaddr_in);
 #endif
   server_addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (address != NULL && inet_pton(AF_INET, address, &server_addr.sin_addr) != 1) {
+    fprintf(stderr, "echo_pe: not an IPv4 address: %s\n", address);
+    return 64;
+  }
   server_addr.sin_port = htons(port);
   if (rsp_bind(fd, (const struct sockaddr*)&server_addr, sizeof(server_addr)) < 0) {
     perror("echo_pe: rsp_bind");
