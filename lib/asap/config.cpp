@@ -45,7 +45,7 @@ AsapConfig default_config() {
 
 AsapConfig low_latency_config() {
   AsapConfig c = default_config();
-  c.data_association.rto_initial = milliseconds(50);
+  c.data_association.rto_initial = milliseconds(40);
   c.data_association.rto_min = milliseconds(20);
   c.data_association.rto_max = milliseconds(40);
   c.data_association.heartbeat_interval = milliseconds(50);

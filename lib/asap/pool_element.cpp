@@ -78,7 +78,24 @@ struct PoolElement::Impl {
     return emit([&] { handlers.on_event(e); });
   }
 
-  wire::PoolElement wire_element() const {
+  bool data_on_wildcard = false;  // data endpoint bound to every address
+  bool asap_on_wildcard = false;
+
+  // The addresses to register for an endpoint bound to the wildcard: the one we reach
+  // `registrar` from (an address of our association with it), else every host address.
+  static void wildcard_addresses(AddressList& out, const TransportAddress* registrar) {
+    out = AddressList{};
+    if (registrar != nullptr && registrar->addresses.size() != 0) {
+      if (auto a = detail::source_address_towards(registrar->addresses[0])) {
+        out.push_back(*a);
+        return;
+      }
+    }
+    for (const auto& a : detail::host_addresses()) out.push_back(a);
+  }
+
+  wire::PoolElement wire_element(const TransportAddress* registrar = nullptr) {
+    if (data_on_wildcard) wildcard_addresses(user_transport.addresses, registrar);
     wire::PoolElement pe;
     pe.id = id;
     pe.home_registrar_id = status.home_registrar.value_or(0);
@@ -90,9 +107,11 @@ struct PoolElement::Impl {
       asap.protocol = TransportProtocol::Sctp;
       asap.use = TransportUse::DataOnly;
       asap.port = channel->endpoint().local_port();
-      auto addresses = channel->endpoint().local_addresses();
-      if (addresses.empty()) addresses = detail::host_addresses();
-      for (const auto& a : addresses) asap.addresses.push_back(a);
+      if (asap_on_wildcard) {
+        wildcard_addresses(asap.addresses, registrar);
+      } else {
+        for (const auto& a : channel->endpoint().local_addresses()) asap.addresses.push_back(a);
+      }
       if (asap.addresses.size() != 0) pe.asap_transport = std::move(asap);
     }
     return pe;
@@ -117,7 +136,10 @@ struct PoolElement::Impl {
           return r != nullptr && r->pool_handle == handle && r->pe_id == pe_id;
         },
         context.config().timers.registration_timeout,
-        [this](AsapResult<wire::AsapMessage> result) { on_registration_result(std::move(result)); });
+        [this](AsapResult<wire::AsapMessage> result) { on_registration_result(std::move(result)); },
+        [this](wire::AsapMessage& m, const TransportAddress& registrar) {
+          std::get<asap_msg::Registration>(m).pool_element = wire_element(&registrar);
+        });
   }
 
   void on_registration_result(AsapResult<wire::AsapMessage> result) {
@@ -315,13 +337,14 @@ AsapResult<std::unique_ptr<PoolElement>> PoolElement::create(Context& context, P
     t.protocol = TransportProtocol::Sctp;
     t.port = impl->data->local_port();
     t.use = o.transport_use;
-    auto addresses = impl->data->local_addresses();
-    if (addresses.empty()) addresses = detail::host_addresses();
-    for (const auto& a : addresses) t.addresses.push_back(a);
+    impl->data_on_wildcard = impl->data->local_addresses().empty();
+    for (const auto& a : impl->data->local_addresses()) t.addresses.push_back(a);
   }
   auto channel = detail::RegistrarChannel::open(context, o.advertise_asap_transport);
   if (!channel) return std::move(channel).error();
   impl->channel = std::move(*channel);
+  impl->asap_on_wildcard = impl->channel->endpoint().local_addresses().empty();
+  if (impl->data_on_wildcard) Impl::wildcard_addresses(impl->user_transport.addresses, nullptr);
   impl->reregistration_timer = context.time().make_timer();
   impl->retry_timer = context.time().make_timer();
 
@@ -461,7 +484,10 @@ AsapResult<void> PoolElement::send_business_card(SessionId session, std::optiona
   asap_msg::BusinessCard card;
   card.pool_handle = pool_handle.value_or(impl_->options.pool_handle);
   card.pool_elements = std::move(elements);
-  if (card.pool_elements.empty()) card.pool_elements.push_back(impl_->wire_element());
+  if (card.pool_elements.empty()) {
+    const auto registrar = impl_->channel->current();
+    card.pool_elements.push_back(impl_->wire_element(registrar ? &*registrar : nullptr));
+  }
   return impl_->send_raw(session, wire::encode(card), info);
 }
 

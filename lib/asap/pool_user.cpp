@@ -356,6 +356,7 @@ struct PoolUser::Impl {
 
   // The PE being connected to cannot be reached: report it and try the next.
   void pe_unusable(Session& s, const std::string& why) {
+    const auto failed = s.pe ? std::optional<PoolElementId>(s.pe->id) : std::nullopt;
     if (s.pe) {
       const auto pe = s.pe->id;
       s.tried.insert(pe);
@@ -364,7 +365,8 @@ struct PoolUser::Impl {
     drop_leg(s);
     if (!s.failing_over) {
       // The first PE of a session failed to come up: that is a failover too (RFC 5352 §3.8).
-      begin_report(s, make_error(AsapErrc::TransportError, why));
+      // The PE never served this session: no leg to account for, `from` names it for the record.
+      begin_report(s, make_error(AsapErrc::TransportError, why), failed, std::nullopt);
       if (find(s.id) == nullptr) return;
     }
     start_connect(s);
@@ -377,14 +379,20 @@ struct PoolUser::Impl {
     s.pe.reset();
   }
 
-  bool begin_report(Session& s, AsapError why) {
+  bool begin_report(Session& s, AsapError why, std::optional<PoolElementId> from,
+                    std::optional<AssociationId> leg) {
     s.failing_over = true;
     ++s.failovers;
     s.report.session = s.id;  // may already hold returns of the leg being lost
+    s.report.from = from;
+    s.report_leg = leg;
     s.state = SessionState::FailingOver;
     PoolUserEvent e;
     e.kind = PoolUserEventKind::FailoverNecessary;
     e.session = s.id;
+    e.pool_element = from;
+    e.report.session = s.id;
+    e.report.from = from;
     e.error = std::move(why);
     return notify(std::move(e));
   }
@@ -402,15 +410,13 @@ struct PoolUser::Impl {
       // ABORT hands the unacknowledged messages back (on_send_failed) before/with Lost.
       (void)data->abort(leg);
     }
-    const bool first = !s.failing_over;
-    if (first) {
-      if (!begin_report(s, std::move(why))) return;
-      Session* again = find(s.id);
-      if (again == nullptr) return;
-    }
-    if (first || !s.report.from) {
+    const auto leg_id = leg != 0 ? std::optional<AssociationId>(leg) : std::nullopt;
+    if (!s.failing_over) {
+      if (!begin_report(s, std::move(why), from, leg_id)) return;
+      if (find(s.id) == nullptr) return;
+    } else if (!s.report.from) {
       s.report.from = from;
-      s.report_leg = leg != 0 ? std::optional<AssociationId>(leg) : std::nullopt;
+      s.report_leg = leg_id;
     }
     // Defer connecting: returns of the old association arrive in the same io step.
     boost::asio::post(context.io(), [this, weak = std::weak_ptr<int>(alive), id = s.id, generation = ++s.generation] {

@@ -201,10 +201,12 @@ void RegistrarChannel::adopt(transport::AssociationId association, const Transpo
 }
 
 std::uint64_t RegistrarChannel::request(const wire::AsapMessage& message, Matcher match,
-                                        std::chrono::milliseconds timeout, Completion done) {
+                                        std::chrono::milliseconds timeout, Completion done,
+                                        Prepare prepare) {
   Request r;
   r.id = next_request_++;
-  r.bytes = wire::encode(message);
+  r.message = message;
+  r.prepare = std::move(prepare);
   r.match = std::move(match);
   r.timeout = timeout;
   r.timer = context_.time().make_timer();
@@ -228,7 +230,15 @@ void RegistrarChannel::flush() {
     if (r.sent || state_ != State::Connected) continue;
     transport::SendInfo info;
     info.ppid = wire::kAsapPpid;
-    if (!endpoint_->send(association_, r.bytes, info)) continue;  // retried after the next loss/up
+    std::vector<std::byte> bytes;
+    if (r.prepare) {
+      auto adjusted = r.message;
+      r.prepare(adjusted, peer_);
+      bytes = wire::encode(adjusted);
+    } else {
+      bytes = wire::encode(r.message);
+    }
+    if (!endpoint_->send(association_, bytes, info)) continue;  // retried after the next loss/up
     r.sent = true;
     r.timer->start(r.timeout, [this, id = r.id] { on_timeout(id); });
   }

@@ -39,6 +39,9 @@ class RegistrarChannel {
   };
   using Matcher = std::function<bool(const wire::AsapMessage&)>;
   using Completion = std::function<void(AsapResult<wire::AsapMessage>)>;
+  // Adjusts a request for the registrar it is about to be sent to (e.g. the PE's addresses as
+  // seen from that registrar); called before every (re)transmission.
+  using Prepare = std::function<void(wire::AsapMessage&, const TransportAddress& registrar)>;
 
   // listen: accept associations from registrars (a PE's ASAP endpoint, for keep-alives after a
   // takeover).
@@ -54,7 +57,7 @@ class RegistrarChannel {
   // Sends `message` to the registrar and completes with the first message `match` accepts.
   // Returns an id for cancel().
   std::uint64_t request(const wire::AsapMessage& message, Matcher match,
-                        std::chrono::milliseconds timeout, Completion done);
+                        std::chrono::milliseconds timeout, Completion done, Prepare prepare = {});
   void cancel(std::uint64_t request_id);
   // Fire-and-forget on the current association; false when there is none (nothing queued).
   bool send(const wire::AsapMessage& message);
@@ -72,7 +75,8 @@ class RegistrarChannel {
   enum class State { Idle, Connecting, Connected, Waiting };
   struct Request {
     std::uint64_t id = 0;
-    std::vector<std::byte> bytes;
+    wire::AsapMessage message;
+    Prepare prepare;
     Matcher match;
     std::chrono::milliseconds timeout{};
     unsigned retransmissions = 0;

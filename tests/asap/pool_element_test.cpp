@@ -298,3 +298,27 @@ TEST_CASE("PE sessions: messages, cookies and business cards on the data endpoin
 
 }  // namespace
 }  // namespace rsp::asap::test
+
+namespace rsp::asap::test {
+namespace {
+
+bool consistent(const transport::AssociationParameters& p) {
+  return p.rto_min.count() > 0 && p.rto_min <= p.rto_initial && p.rto_initial <= p.rto_max &&
+         p.outbound_streams > 0 && p.max_inbound_streams > 0;
+}
+
+TEST_CASE("both profiles have consistent association parameters and the documented failover bounds") {
+  for (const auto& c : {default_config(), low_latency_config()}) {
+    CHECK(consistent(c.data_association));
+    CHECK(consistent(c.registrar_association));
+  }
+  // A silent PE is declared dead after (Max.Retrans + 1) RTO-max timeouts.
+  auto detection = [](const transport::AssociationParameters& p) {
+    return p.rto_max * (p.max_retransmissions + 1);
+  };
+  CHECK(detection(default_config().data_association) <= std::chrono::milliseconds(1000));
+  CHECK(detection(low_latency_config().data_association) <= std::chrono::milliseconds(200));
+}
+
+}  // namespace
+}  // namespace rsp::asap::test

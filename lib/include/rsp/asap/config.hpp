@@ -91,7 +91,7 @@ struct AsapConfig {
 // ABORT is immediate) and within a few seconds when a PE freezes (heartbeats 500 ms, RTO max
 // 500 ms, 4 retransmissions).
 AsapConfig default_config();
-// Low-latency profile (target: failover <= 200 ms on loopback): RTO 50..100 ms, heartbeats
+// Low-latency profile (target: failover <= 200 ms on loopback): RTO 20..40 ms, heartbeats
 // every 50 ms, 2 retransmissions, 100 ms failover connect timeout, 500 ms request timeout,
 // 1 s server hunt timeout, 1 s stale cache. Costs more control traffic; meant for LANs.
 AsapConfig low_latency_config();
