@@ -12,7 +12,8 @@
 #   RSP_VM_KERNEL   Debian kernel ABI to use (default 6.1.0-56-amd64, else the newest 6.1.0-N)
 #   RSP_VM_TIMEOUT  seconds for the whole VM run (default 360; about 90 s on an idle host)
 #   RSP_VM_CPUS     virtual CPUs (default 2)
-#   RSP_VM_TIMEOUT_SCALE  factor for the tests' wait bounds in the guest (default 4)
+#   RSP_VM_TIMEOUT_SCALE  factor for the tests' wait bounds in the guest (default 4, 12 for a
+#                   sanitizer build)
 #   RSP_VM_TESTS    doctest filter for the kernel tests (--test-case=...), optional
 #   RSP_VM_BENCH=1  also run bench/transport's transport_bench in the guest (kernel backend
 #                   included there); RSP_VM_BENCH_ARGS passes options to it
@@ -51,13 +52,19 @@ bench=""
 if [[ ${RSP_VM_BENCH:-0} == 1 && -x $build/bench/transport/transport_bench ]]; then
   bench="$build/bench/transport/transport_bench"
 fi
+# Sanitizer builds start slowly in the guest (ASan maps its shadow memory: ~40 s per process
+# under emulation), so their waits get a larger scale.
+scale=${RSP_VM_TIMEOUT_SCALE:-4}
+if [[ -z ${RSP_VM_TIMEOUT_SCALE:-} ]] && grep -q '^RSP_SANITIZE:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+  scale=12
+fi
 filter=""
 [[ -n ${RSP_VM_TESTS:-} ]] && filter=$(printf '%q' "$RSP_VM_TESTS")
 # The job runs in the guest inside `chroot /host`; the share is at /tmp/rsp-vm there.
 cat > "$share/job.sh" <<JOB
 #!/bin/sh
 export RSP_TRANSPORT=kernel PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp
-export RSP_TEST_TIMEOUT_SCALE=${RSP_VM_TIMEOUT_SCALE:-4}
+export RSP_TEST_TIMEOUT_SCALE=$scale
 cd /tmp
 echo "vm: \$(uname -r), sctp \$( [ -d /proc/net/sctp ] && echo loaded || echo MISSING ), \$(nproc) cpu(s)"
 status=0
@@ -74,7 +81,7 @@ echo "vm: SCTP counters: \$(awk '\$2 != 0 {printf "%s=%s ", \$1, \$2}' /proc/net
 if [ -z "$filter" ]; then
   echo "vm: running scripts/vm/netns-test.sh (kernel backend across a veth pair)"
   mkdir -p /tmp/rsp-vm/netns
-  NETNS_TMP=/tmp/rsp-vm/netns timeout 120 $root/scripts/vm/netns-test.sh $build/tests/transport/transport_peer kernel > /tmp/rsp-vm/netns.log 2>&1
+  NETNS_TMP=/tmp/rsp-vm/netns timeout $((120 * scale)) $root/scripts/vm/netns-test.sh $build/tests/transport/transport_peer kernel > /tmp/rsp-vm/netns.log 2>&1
   rc=\$?
   cat /tmp/rsp-vm/netns.log
   echo "vm: netns-test.sh exit \$rc"

@@ -21,9 +21,12 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 fail() { echo "netns-test: FAIL: $*"; for f in "$tmp"/*; do echo "--- $f"; cat "$f"; done; exit 1; }
+# Bounds stretch with RSP_TEST_TIMEOUT_SCALE like the doctest cases' (ASan builds start slowly
+# under emulation).
+scale=${RSP_TEST_TIMEOUT_SCALE:-1}
 # wait_for FILE PATTERN TENTHS: bounded wait for a line in a file.
 wait_for() {
-  n=0
+  n=$(( -$3 * (scale - 1) ))
   until grep -q "$2" "$1" 2>/dev/null; do
     n=$((n + 1)); [ "$n" -gt "$3" ] && return 1
     sleep 0.1
@@ -42,7 +45,7 @@ echo_pid=$!
 wait_for "$tmp/echo.out" "^port " 100 || fail "echo peer did not start"
 port=$(awk '/^port /{print $2}' "$tmp/echo.out")
 
-ip netns exec "$ns_b" timeout 60 "$peer" client --backend "$backend" --to "$addr_a:$port" --fast \
+ip netns exec "$ns_b" timeout $((60 * scale)) "$peer" client --backend "$backend" --to "$addr_a:$port" --fast \
   --sizes 1,64,1000,1400,1500,4096,16384,65536 --rounds 3 >"$tmp/client1.out" 2>"$tmp/client1.err" \
   || fail "echo across the veth pair"
 grep -q "^ok 24 backend $backend" "$tmp/client1.out" || fail "unexpected client output"
