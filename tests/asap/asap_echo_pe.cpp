@@ -1,6 +1,6 @@
 // A pool element for the multi-process tests, written directly against the C++ API: registers
 // POOL with the registrar at ADDR:PORT, echoes every message, sends a COOKIE ("cookie-<id>-<n>")
-// before each echo, and prints "registered <id>" and "cookie-echo <text>" lines on stdout.
+// before each echo (optionally with the low-latency profile), and prints "registered <id>" and "cookie-echo <text>" lines on stdout.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -11,12 +11,13 @@
 
 int main(int argc, char** argv) {
   using namespace rsp::asap;
-  if (argc != 3) {
-    std::fprintf(stderr, "usage: asap_echo_pe POOL ADDR:PORT\n");
+  if (argc != 3 && argc != 4) {
+    std::fprintf(stderr, "usage: asap_echo_pe POOL ADDR:PORT [low-latency]\n");
     return 64;
   }
   boost::asio::io_context io;
   ContextOptions co;
+  if (argc == 4 && std::string(argv[3]) == "low-latency") co.config = low_latency_config();
   auto registrar = parse_transport_address(argv[2]);
   if (!registrar) return 64;
   co.config.source.registrars.push_back(*registrar);
