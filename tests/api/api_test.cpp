@@ -18,6 +18,8 @@
 
 using namespace std::chrono_literals;
 
+extern "C" int rsplib_compat_calls(void);
+
 namespace {
 
 // Initialises the library with one registrar that does not exist and short hunt timers, so a
@@ -367,4 +369,9 @@ TEST_CASE("policy names and identifiers map both ways (RSPLIB's names)") {
   CHECK(rsp_getpolicybyname("LeastUsed") == RSP_LEAST_USED);
   CHECK(rsp_getpolicybyname("NoSuchPolicy") == 0);
   CHECK(rsp_getpolicybytype(0x12345678) == nullptr);
+}
+
+TEST_CASE("RSPLIB callers rebuilt against rsp/api/rsplib.h get RSPLIB's signatures and errno") {
+  Library lib;
+  CHECK(rsplib_compat_calls() == 5);
 }
