@@ -271,11 +271,12 @@ CLI::Validator policy_validator() {
 void add_client_options(CLI::App& app, ClientOptions& o, std::string_view timeout_help) {
   app.add_option("-r,--registrar", o.registrars,
                  "Registrar ADDR:PORT to use (repeatable; default $RSP_REGISTRAR, else SERVER_ANNOUNCE discovery)")
-      ->type_name("ADDR:PORT");
+      ->type_name("ADDR:PORT")
+      ->allow_extra_args(false);
   app.add_option("-t,--transport", o.transport, "SCTP backend: kernel, udp (usrsctp over UDP) or auto (default $RSP_TRANSPORT)")
       ->type_name("kernel|udp|auto")
-      ->check(CLI::IsMember({"kernel", "udp", "usrsctp", "auto", "automatic"}));
-  app.add_option("-w,--timeout", o.timeout_text, std::string(timeout_help))->type_name("DURATION")->check(duration_validator());
+      ->check(CLI::IsMember({"kernel", "udp", "usrsctp", "auto", "automatic"}))->type_name("kernel|udp|auto");
+  app.add_option("-w,--timeout", o.timeout_text, std::string(timeout_help))->check(duration_validator())->type_name("DURATION");
   app.add_flag("-v,--verbose", o.verbose, "More diagnostics on stderr (repeatable)");
 }
 
@@ -324,10 +325,10 @@ std::optional<asap::ContextOptions> make_context_options(const ClientOptions& o,
     }
     c.config.backend = *backend;
   }
-  // An unreachable registrar must be reported within about `patience`: one hunt round per
-  // half of it, two rounds.
+  // An unreachable registrar must be reported within `patience`: two hunt rounds of a third
+  // of it each, plus the pause between them.
   auto& t = c.config.timers;
-  const auto half = std::max(milliseconds(200), patience / 2);
+  const auto half = std::max(milliseconds(200), patience / 3);
   t.server_hunt_timeout = std::min(t.server_hunt_timeout, half);
   t.server_hunt_retry_delay = std::min(t.server_hunt_retry_delay, milliseconds(200));
   t.server_hunt_rounds = 2;
