@@ -195,6 +195,8 @@ void RegistrarChannel::lose_current(bool abort) {
 void RegistrarChannel::adopt(transport::AssociationId association, const TransportAddress& peer) {
   if (state_ == State::Connected && association == association_) return;
   if (state_ == State::Connecting) (void)endpoint_->abort(association_);
+  // The former registrar is no longer ours: close its association gracefully.
+  if (state_ == State::Connected) (void)endpoint_->shutdown(association_);
   hunt_timer_->cancel();
   peer_ = peer;
   connected_to(association, peer);

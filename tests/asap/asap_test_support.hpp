@@ -128,6 +128,17 @@ class FakeRegistrar {
   // Registers a PE directly (as if learned from a peer registrar).
   void add(const PoolHandle& pool, const wire::PoolElement& pe) { pools[pool][pe.id] = pe; }
 
+  // RFC 5352 §3.7 after a takeover: a keep-alive over a new association to the PE's ASAP
+  // transport (the registrar now owning the PE connects to it).
+  void send_keep_alive_to(const TransportAddress& asap_transport, const PoolHandle& pool, PoolElementId pe,
+                          bool home) {
+    transport::SendInfo info;
+    info.ppid = wire::kAsapPpid;
+    auto a = endpoint_->send_to(asap_transport, wire::encode(msg::EndpointKeepAlive{home, id_, pool, pe}), info);
+    REQUIRE(a.has_value());
+    owner_[{pool, pe}] = *a;
+  }
+
   // RFC 5352 §3.7: keep-alive to the PE over the association it registered on.
   void send_keep_alive(const PoolHandle& pool, PoolElementId pe, bool home) {
     auto it = owner_.find({pool, pe});

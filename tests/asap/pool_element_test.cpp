@@ -322,3 +322,60 @@ TEST_CASE("both profiles have consistent association parameters and the document
 
 }  // namespace
 }  // namespace rsp::asap::test
+
+namespace rsp::asap::test {
+namespace {
+
+TEST_CASE("a keep-alive with the H flag from another registrar makes it the home registrar (RFC 5352 §3.7)") {
+  Net net;
+  FakeRegistrar r1(net, 3863, 0x1111);
+  FakeRegistrar r2(net, 3864, 0x2222);
+  auto ctx = net.context({3863, 3864});
+  Recorder<PoolElementEvent> events;
+  PoolElementOptions o;
+  o.pool_handle = PoolHandle("EchoPool");
+  PoolElementHandlers h;
+  h.on_event = events.handler();
+  auto pe = PoolElement::create(*ctx, o, h);
+  REQUIRE(pe.has_value());
+  net.drain();
+  REQUIRE(r1.registrations.size() == 1);
+  REQUIRE(r1.registrations[0].pool_element.asap_transport.has_value());
+  const auto asap_transport = *r1.registrations[0].pool_element.asap_transport;
+
+  // r2 took over (ENRP): it reaches the PE at its advertised ASAP transport.
+  r2.send_keep_alive_to(asap_transport, PoolHandle("EchoPool"), (*pe)->id(), true);
+  net.drain();
+  REQUIRE(r2.keep_alive_acks.size() == 1);
+  CHECK(r2.keep_alive_acks[0].pe_id == (*pe)->id());
+  CHECK(events.count(PoolElementEventKind::HomeRegistrarChanged) == 1);
+  CHECK((*pe)->status().home_registrar == std::optional<RegistrarId>(0x2222));
+  // The next re-registration goes to the new home registrar.
+  net.advance(4s);
+  CHECK(r2.registrations.size() == 1);
+  CHECK(r1.registrations.size() == 1);
+  CHECK((*pe)->registered());
+}
+
+TEST_CASE("keep-alives for another PE id are not answered") {
+  Net net;
+  FakeRegistrar r1(net, 3863, 0x1111);
+  auto ctx = net.context({3863});
+  PoolElementOptions o;
+  o.pool_handle = PoolHandle("EchoPool");
+  o.id = 5;
+  auto pe = PoolElement::create(*ctx, o);
+  REQUIRE(pe.has_value());
+  net.drain();
+  r1.add(PoolHandle("EchoPool"), r1.pools[PoolHandle("EchoPool")][5]);
+  r1.send_keep_alive(PoolHandle("EchoPool"), 5, false);
+  net.drain();
+  CHECK(r1.keep_alive_acks.size() == 1);
+  // Same association, unknown id: silence (RFC 5352 §3.7 names the PE).
+  r1.send_keep_alive_to(r1.registrations[0].pool_element.asap_transport.value(), PoolHandle("EchoPool"), 6, false);
+  net.drain();
+  CHECK(r1.keep_alive_acks.size() == 1);
+}
+
+}  // namespace
+}  // namespace rsp::asap::test
