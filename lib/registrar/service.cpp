@@ -287,6 +287,8 @@ struct Service::Impl : Output {
                              });
     }
     void answer(const boost::system::error_code& ec) {
+      // The deadline bounds a silent client; a large reply may take longer to write.
+      deadline.cancel();
       std::string line;
       if (!ec || ec == asio::error::eof) {
         std::istream in(&request);
@@ -305,7 +307,6 @@ struct Service::Impl : Output {
                           boost::system::error_code ignore;
                           self->socket.shutdown(asio::socket_base::shutdown_both, ignore);
                           self->socket.close(ignore);
-                          self->deadline.cancel();
                         });
     }
   };

@@ -40,11 +40,15 @@ inline TransportAddress loopback(std::uint16_t port) {
 
 inline transport::AssociationParameters quick_sctp() {
   transport::AssociationParameters p;
+  // Quick set-up on loopback, but tolerant of a registrar slowed down by sanitizers and a
+  // loaded machine: the association must outlive seconds without an answer.
   p.rto_initial = std::chrono::milliseconds(200);
   p.rto_min = std::chrono::milliseconds(100);
-  p.rto_max = std::chrono::milliseconds(500);
-  p.heartbeat_interval = std::chrono::milliseconds(500);
-  p.max_init_retransmissions = 4;
+  p.rto_max = std::chrono::milliseconds(2000);
+  p.heartbeat_interval = std::chrono::milliseconds(2000);
+  p.max_retransmissions = 30;
+  p.path_max_retransmissions = 30;
+  p.max_init_retransmissions = 8;
   return p;
 }
 

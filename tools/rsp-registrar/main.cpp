@@ -1,6 +1,7 @@
 // rsp-registrar: the pool registrar (ASAP server, RFC 5352). Options, then the service.
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -25,10 +26,27 @@ using namespace rsp;
 using namespace rsp::tools;
 using std::chrono::milliseconds;
 
+// Where the registrar puts its status socket unless told: $RSP_STATUS_SOCKET, the systemd
+// unit's RuntimeDirectory, the user's runtime directory, else /run (root) or /tmp.
 std::string default_status_socket() {
   if (const char* p = std::getenv("RSP_STATUS_SOCKET"); p && *p) return p;
+  struct stat st {};
+  if (::geteuid() == 0 && ::stat("/run/rsp-registrar", &st) == 0 && S_ISDIR(st.st_mode))
+    return "/run/rsp-registrar/status.sock";
   if (const char* d = std::getenv("XDG_RUNTIME_DIR"); d && *d) return std::string(d) + "/rsp-registrar.sock";
   return ::geteuid() == 0 ? "/run/rsp-registrar.sock" : "/tmp/rsp-registrar.sock";
+}
+
+// What `status` asks when not told: the first of the places a registrar may use that exists.
+std::string find_status_socket() {
+  std::vector<std::string> candidates;
+  if (const char* p = std::getenv("RSP_STATUS_SOCKET"); p && *p) return p;
+  if (const char* d = std::getenv("XDG_RUNTIME_DIR"); d && *d) candidates.push_back(std::string(d) + "/rsp-registrar.sock");
+  candidates.insert(candidates.end(), {"/run/rsp-registrar/status.sock", "/run/rsp-registrar.sock",
+                                       "/tmp/rsp-registrar.sock"});
+  for (const auto& c : candidates)
+    if (::access(c.c_str(), F_OK) == 0) return c;
+  return default_status_socket();
 }
 
 // A CLI11 validator+transform for durations with a unit.
@@ -220,7 +238,7 @@ int run(int argc, char** argv) {
 
   if (auto code = parse_command_line(app, argc, argv)) return *code;
 
-  if (status_cmd->parsed()) return status_command(status_path.empty() ? default_status_socket() : status_path, status_json);
+  if (status_cmd->parsed()) return status_command(status_path.empty() ? find_status_socket() : status_path, status_json);
 
   Logger log("rsp-registrar", level_from_verbosity(verbosity), *parse_log_format(log_format));
   auto usage = [&](const std::string& message) {
