@@ -158,6 +158,7 @@ int connect_impl(int fd, const unsigned char* pool_handle, std::size_t size,
     if (!session) return to_errno(session.error());
     s->session = *session;
     s->pool_sessions[pool] = *session;
+    s->connected_session = *session;
     return 0;
   });
   return opened == 0 ? 0 : fail(opened);
@@ -180,6 +181,8 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
   send.failover_allowed = (info_flags & RSP_FAILOVER_NOT_ALLOWED) == 0 &&
                           (flags & FAILOVER_NOT_ALLOWED) == 0 &&
                           options.failover_policy != RSP_FAILOVER_POLICY_NOT_ALLOWED;
+  // RFC 5352 §5: PPID 11 is ASAP's own (COOKIE, BUSINESS_CARD) on a data association.
+  if (send.ppid == asap::kControlPpid) return fail(EINVAL);
   if ((info_flags & RSP_PE_HANDLE) != 0) send.pool_element = sinfo->rinfo_pe_id;
   std::optional<PoolHandle> pool;
   if ((info_flags & RSP_POOL_HANDLE) != 0) {
@@ -188,6 +191,43 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
     pool = pool_handle_of(sinfo->rinfo_pool_handle, sinfo->rinfo_pool_handle_size);
   }
   Runtime* r = Runtime::get();
+  // Fast path: the destination is known to exist without asking the io thread (a PE's named
+  // session, a PU's own session that is not in the Failed state). The message is copied and
+  // handed over without waiting; ordering is kept (the io thread runs posts in order). An
+  // error found there (the session vanished meanwhile) is reported in-band as
+  // RSERPOOL_MESSAGE_STATUS / DROPPED with sequence number 0.
+  const bool pe_fast = s->registered_pe && sinfo != nullptr && sinfo->rinfo_session != 0;
+  const bool pu_fast = !s->registered_pe && s->connected_session != asap::kNoSession &&
+                       !s->session_failed && !pool &&
+                       (sinfo == nullptr || sinfo->rinfo_session == 0 ||
+                        static_cast<asap::SessionId>(sinfo->rinfo_session) == s->connected_session);
+  if (pe_fast || pu_fast) {
+    std::vector<std::byte> copy(static_cast<const std::byte*>(data),
+                                static_cast<const std::byte*>(data) + length);
+    const asap::SessionId session = pe_fast ? static_cast<asap::SessionId>(sinfo->rinfo_session)
+                                            : s->connected_session.load();
+    boost::asio::post(r->io(), [s, session, send, copy = std::move(copy)] {
+      std::optional<asap::AsapError> error;
+      if (s->pool_element) {
+        auto sent = s->pool_element->send(session, copy, send);
+        if (!sent) error = sent.error();
+      } else if (s->pool_user) {
+        auto seq = s->pool_user->send(session, copy, send);
+        if (seq) s->last_seq[session] = *seq; else error = seq.error();
+      } else {
+        return;  // closed meanwhile
+      }
+      if (error) {
+        rserpool_message_status m{};
+        m.rms_type = RSERPOOL_MESSAGE_STATUS;
+        m.rms_length = sizeof m;
+        m.rms_state = RSERPOOL_MESSAGE_DROPPED;
+        m.rms_session = static_cast<rserpool_session_t>(session);
+        s->push_notification(RSERPOOL_MESSAGE_STATUS, &m, sizeof m);
+      }
+    });
+    return static_cast<ssize_t>(length);
+  }
   const int error = r->call([&]() -> int {
     const auto payload = bytes_of(data, length);
     if (s->pool_element) {

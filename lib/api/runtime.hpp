@@ -81,6 +81,11 @@ class Socket : public std::enable_shared_from_this<Socket> {
     f(options_);
   }
 
+  // ---- written on the io thread, read by callers for the asynchronous send path ----
+  std::atomic<asap::SessionId> connected_session{asap::kNoSession};  // PU: rsp_connect's session
+  std::atomic<bool> registered_pe{false};   // PE: registration succeeded once
+  std::atomic<bool> session_failed{false};  // PU: FailoverFailed, until a failover completes
+
   // ---- io thread only ----
   std::unique_ptr<asap::Context> own_context;  // when the socket's config differs (profile)
   std::unique_ptr<asap::PoolElement> pool_element;

@@ -117,6 +117,8 @@ void on_pool_user_event(Socket& socket, const asap::PoolUserEvent& e) {
       std::uint64_t unconfirmed = 0;
       for (const auto& r : e.report.unconfirmed) unconfirmed += r.size();
       f.rf_unconfirmed = static_cast<std::uint32_t>(unconfirmed);
+      if (e.kind == K::FailoverFailed) socket.session_failed = true;
+      if (e.kind == K::FailoverComplete) socket.session_failed = false;
       socket.push_notification(RSERPOOL_FAILOVER, &f, sizeof f);
       push_report(socket, e.report);
       break;
@@ -156,6 +158,7 @@ void on_pool_element_event(Socket& socket, const asap::PoolElementEvent& e) {
   switch (e.kind) {
     case K::Registered:
     case K::Reregistered:
+      socket.registered_pe = true;
       if (e.kind == K::Registered) push_registration(socket, RSERPOOL_REGISTERED, 0, id);
       finish_registration_wait(socket, 0);
       break;

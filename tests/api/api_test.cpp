@@ -130,6 +130,10 @@ TEST_CASE("sending on a socket that is neither connected nor registered fails wi
   CHECK(errno == ENOTCONN);
   CHECK(rsp_sendmsg(fd, "x", 0, nullptr, 0) == -1);
   CHECK(errno == EINVAL);
+  rsp_sndrcvinfo asap_ppid{};
+  asap_ppid.rinfo_ppid = 11;  // reserved for ASAP session-layer messages
+  CHECK(rsp_sendmsg(fd, "x", 1, &asap_ppid, 0) == -1);
+  CHECK(errno == EINVAL);
   CHECK(rsp_forcefailover(fd, FFF_NONE, 0) == -1);
   CHECK(errno == ENOTCONN);
   CHECK(rsp_has_cookie(fd) == -1);
