@@ -14,6 +14,7 @@
 
 #include "api/runtime.hpp"
 #include "process.hpp"
+#include "rsp/api/socket.hpp"
 #include "rsp/rsp.h"
 
 using namespace std::chrono_literals;
@@ -378,4 +379,33 @@ TEST_CASE("policy names and identifiers map both ways (RSPLIB's names)") {
 TEST_CASE("RSPLIB callers rebuilt against rsp/api/rsplib.h get RSPLIB's signatures and errno") {
   Library lib;
   CHECK(rsplib_compat_calls() == 5);
+}
+
+TEST_CASE("the C++ layer (rsp/api/socket.hpp) forwards to the C calls and returns errno values") {
+  Library lib;
+  auto socket = rsp::api::RspSocket::open();
+  REQUIRE(socket);
+  const int fd = socket->fd();
+  CHECK(fd >= 0);
+  const std::byte x{'x'};
+  auto sent = socket->send(std::span<const std::byte>(&x, 1));
+  REQUIRE_FALSE(sent);
+  CHECK(sent.error().code == ENOTCONN);
+  REQUIRE(socket->set_option(RSP_NONBLOCK, 1));
+  auto nonblocking = socket->option<int>(RSP_NONBLOCK);
+  REQUIRE(nonblocking);
+  CHECK(*nonblocking == 1);
+  std::byte buf[8];
+  auto received = socket->receive(buf);
+  REQUIRE_FALSE(received);
+  CHECK(received.error().code == EAGAIN);
+  auto registered = socket->register_element(std::string(40, 'p'));
+  REQUIRE_FALSE(registered);
+  CHECK(registered.error().code == EINVAL);
+  rsp::api::RspSocket moved = std::move(*socket);
+  CHECK(moved.fd() == fd);
+  moved.close();
+  errno = 0;
+  CHECK(rsp_has_cookie(fd) == -1);  // closed
+  CHECK(errno == EBADF);
 }
