@@ -166,7 +166,7 @@ int main(int argc, char** argv) {
         ++paced;
         next[i] += std::chrono::duration_cast<Clock::duration>(per_pu_interval);
       }
-    io.run_one_for(std::chrono::microseconds(200));
+    io.run_for(std::chrono::microseconds(200));
     for (auto& u : users) drain(u, false);
   }
   run_until(io, [&] { for (auto& u : users) drain(u, false); return std::all_of(users.begin(), users.end(), [](auto& u) { return u.sent.empty(); }); }, std::chrono::seconds(10));
