@@ -151,10 +151,13 @@ class EchoElement {
       const std::string cookie = "rsp-echo-pe " + hex(pe_->id()) + " echoed=" + std::to_string(replies_);
       (void)pe_->send_cookie(d.session, std::as_bytes(std::span(cookie.data(), cookie.size())));
     }
-    if (o_.fail_after != 0 && replies_ >= o_.fail_after) {
-      // A crash for failover drills: no deregistration, no SHUTDOWN of the associations.
+    if (o_.fail_after != 0 && replies_ == o_.fail_after) {
+      // A crash for failover drills: no deregistration, no SHUTDOWN of the associations. The
+      // replies already sent get 100 ms to leave; messages arriving meanwhile are received
+      // (acknowledged by SCTP) but never answered.
       log_.info("--fail-after " + std::to_string(o_.fail_after) + " reached: exiting without deregistering");
-      std::_Exit(exit_code::ok);
+      crash_ = context_.time().make_timer();
+      crash_->start(std::chrono::milliseconds(100), [] { std::_Exit(exit_code::ok); });
     }
   }
 
@@ -170,6 +173,7 @@ class EchoElement {
   std::uint64_t echoed_ = 0;
   std::uint64_t replies_ = 0;
   std::list<std::unique_ptr<asap::Timer>> timers_;
+  std::unique_ptr<asap::Timer> crash_;
 };
 
 CLI::Validator load_validator() {

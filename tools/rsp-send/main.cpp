@@ -166,7 +166,7 @@ class Sender {
         if (tried_ > 0) return exhausted();
         log_.error(fmt::format("no pool element of '{}' could be reached: {}", o_.pool, describe(error)));
         break;
-      case asap::AsapErrc::NoRegistrar: log_.error("no registrar answered: " + describe(error)); break;
+      case asap::AsapErrc::NoRegistrar: log_.error(error.message.empty() ? "no registrar answered" : error.message); break;
       default: log_.error(fmt::format("sending to '{}' failed: {}", o_.pool, describe(error)));
     }
     runner_.finish(exit_code_for(error.code));
