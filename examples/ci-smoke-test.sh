@@ -66,7 +66,7 @@ for n in 1 2 3 4 5 6; do
 done
 for i in 1 2 3; do [[ $seen == *pe$i* ]] || die "pe$i never answered ($seen)"; done
 
-step "kill pe1 in the middle of a session; the session must fail over"
+step "kill the PE serving a session; the session must fail over"
 mkfifo "$work/in"
 "$CAT" SmokePool --idle-timeout 10s <"$work/in" >"$work/session.out" 2>"$work/session.err" &
 cat_pid=$!
