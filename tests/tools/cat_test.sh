@@ -91,7 +91,8 @@ seq 1 8 | "$CAT" FoPool -i 10s -w 30s >"$TMP/fo.out" 2>"$TMP/fo.err"
 rc=$?
 check "the session failed over (stderr says so)" grep -q "failed over to pool element 0x" "$TMP/fo.err"
 a_count=$(grep -c '^A ' "$TMP/fo.out")
-check "A answered 1 to 3 messages before it died (got $a_count), B the rest" test "$a_count" -ge 1 -a "$a_count" -le 3
+# (A's last replies may die with it: then the messages come back and go to B, "possibly twice".)
+check "A answered at most 3 messages before it died (got $a_count)" test "$a_count" -le 3
 check "stderr, stdout and exit status account for every message exactly" python3 - "$TMP/fo.out" "$TMP/fo.err" "$rc" <<'EOF'
 import re, sys
 out = open(sys.argv[1]).read().splitlines()
