@@ -500,11 +500,11 @@ void RegistrarCore::Impl::on_timer(TimePoint now) {
   for (auto& key : space.expire(now)) {
     // RFC 5352 §3.1 / RFC 5354 §3.9: a registration not renewed within its life is gone.
     ++counters.expirations;
-    event(EventLevel::Info, "expired", elements.count(PeKey{key.handle, key.id})
-                                           ? elements[PeKey{key.handle, key.id}].state.association
-                                           : 0,
+    const PeKey pe{key.handle, key.id};
+    auto it = elements.find(pe);
+    event(EventLevel::Info, "expired", it == elements.end() ? 0 : it->second.state.association,
           &key.handle, key.id);
-    forget(PeKey{key.handle, key.id});
+    forget(pe);
   }
   while (!queue.empty() && queue.begin()->first <= now) {
     const PeKey key = queue.begin()->second;
