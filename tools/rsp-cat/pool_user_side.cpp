@@ -146,6 +146,7 @@ class PoolUserSide {
     const auto& r = e.report;
     switch (e.kind) {
       case K::FailoverNecessary:
+        had_pe_ = true;
         log_.error(fmt::format("pool element {} of '{}' lost ({}); failing over", r.from ? hex(*r.from) : "?", o_.pool,
                                e.error ? describe(*e.error) : "association lost"));
         break;
@@ -169,7 +170,7 @@ class PoolUserSide {
         break;
       }
       case K::FailoverFailed: {
-        if (e.error && replies_ == 0 && !r.from &&
+        if (e.error && replies_ == 0 && !had_pe_ &&
             (e.error->code == asap::AsapErrc::NoRegistrar || e.error->code == asap::AsapErrc::PoolNotFound ||
              e.error->code == asap::AsapErrc::PoolEmpty)) {
           maybe_lost_.clear();
@@ -180,9 +181,8 @@ class PoolUserSide {
           for (auto s = range.first; s <= range.last && !range.empty(); ++s) maybe_lost_.insert(s);
         failed_ = true;
         log_.error(fmt::format("no pool element left for '{}': {}", o_.pool, e.error ? describe(*e.error) : "failover exhausted"));
-        const int code = !e.error || e.error->code == asap::AsapErrc::FailoverExhausted ? exit_code::failover_exhausted
-                                                                                       : exit_code_for(e.error->code);
-        report_and_finish(code);
+        // The session had a PE and none is left, whatever the resolution said (pool gone, empty).
+        report_and_finish(exit_code::failover_exhausted);
         break;
       }
       case K::SessionRemoved:
@@ -202,6 +202,7 @@ class PoolUserSide {
     // The association comes up asynchronously; say where we are once it is.
     const auto st = pu_.session_status(session_);
     if (st && st->state == asap::SessionState::Connected && st->pool_element) {
+      had_pe_ = true;
       const std::string text = fmt::format("connected to {} at {}", hex(st->pool_element->id),
                                            format_addresses(st->pool_element->user_transport));
       if (log_.verbosity() >= 1) log_.info(text);
@@ -238,6 +239,7 @@ class PoolUserSide {
   std::set<asap::MessageSeq> maybe_lost_;
   bool eof_ = false;
   bool failed_ = false;
+  bool had_pe_ = false;  // a PE served the session at some point
   int notice_polls_ = 0;
 };
 

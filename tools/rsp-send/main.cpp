@@ -274,8 +274,7 @@ int main(int argc, char** argv) {
   }
   std::vector<std::byte> message;
   if (o.message) {
-    message.resize(o.message->size());
-    std::memcpy(message.data(), o.message->data(), message.size());
+    for (char c : *o.message) message.push_back(static_cast<std::byte>(c));
   } else if (auto in = read_stdin(log)) {
     message = std::move(*in);
   } else {
