@@ -684,7 +684,11 @@ AsapResult<std::unique_ptr<PoolUser>> PoolUser::create(Context& context, PoolUse
     PoolUserEvent e;
     e.kind = PoolUserEventKind::RegistrarLost;
     e.registrar = a;
-    p->notify(std::move(e));
+    if (!p->notify(std::move(e))) return;
+    // RFC 5352 §3.6: look for another registrar at once (like a PE does), so that the next
+    // resolution does not wait for a hunt and RegistrarFound tells the application it has one
+    // again. The hunt stops after server_hunt_rounds when nothing answers.
+    p->channel->hunt();
   };
   impl->channel->set_handlers(std::move(ch));
   transport::EndpointHandlers dh;

@@ -402,5 +402,53 @@ TEST_CASE("close_session ends the association and forgets the session") {
   CHECK(f.events.count(PoolUserEventKind::FailoverNecessary) == 0);
 }
 
+
+TEST_CASE("FailoverComplete names the PE given up in report.from, whatever started the failover") {
+  for (int how = 0; how < 3; ++how) {
+    CAPTURE(how);
+    PuFixture f;
+    EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+    f.net.drain();
+    auto s = f.pu->open_session(kPool);
+    REQUIRE(f.pu->send(*s, bytes("one")).has_value());
+    f.net.drain();
+    REQUIRE(f.replies.size() == 1);
+    const PoolElementId first = f.replies[0].pool_element;
+    if (how == 0) REQUIRE(f.pu->report_failure(*s).has_value());
+    if (how == 1) REQUIRE(f.pu->force_failover(*s).has_value());
+    if (how == 2) f.net.network.fail(first == 101 ? a.port() : b.port());
+    REQUIRE(f.pu->send(*s, bytes("two")).has_value());
+    f.net.advance(500ms);
+    const auto* complete = f.events.last(PoolUserEventKind::FailoverComplete);
+    REQUIRE(complete != nullptr);
+    CHECK(complete->report.from == std::optional(first));
+    CHECK(complete->report.to == std::optional<PoolElementId>(first == 101 ? 102 : 101));
+  }
+}
+
+TEST_CASE("a pool user reports RegistrarLost when its registrar dies, then RegistrarFound after the hunt") {
+  Net net;
+  FakeRegistrar r1{net, 3863, 0x1111};
+  FakeRegistrar r2{net, 3864, 0x2222};
+  auto ctx = net.context({3863, 3864});
+  Recorder<PoolUserEvent> events;
+  PoolUserHandlers h;
+  h.on_event = events.handler();
+  auto pu = PoolUser::create(*ctx, h);
+  REQUIRE(pu.has_value());
+  std::optional<AsapResult<Resolution>> out;
+  (*pu)->resolve(kPool, {}, [&](AsapResult<Resolution> r) { out = std::move(r); });
+  net.drain();
+  REQUIRE(out.has_value());
+  CHECK(events.count(PoolUserEventKind::RegistrarFound) == 1);
+  net.network.fail(r1.port());
+  net.advance(1s);
+  REQUIRE(events.count(PoolUserEventKind::RegistrarLost) == 1);
+  REQUIRE(events.last(PoolUserEventKind::RegistrarLost)->registrar.has_value());
+  CHECK(events.last(PoolUserEventKind::RegistrarLost)->registrar->port == 3863);
+  CHECK(events.count(PoolUserEventKind::RegistrarFound) == 2);
+  CHECK(events.last(PoolUserEventKind::RegistrarFound)->registrar->port == 3864);
+}
+
 }  // namespace
 }  // namespace rsp::asap::test
