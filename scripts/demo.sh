@@ -11,7 +11,8 @@ bin=$PWD/build/tools
 port=${RSP_DEMO_PORT:-3863}
 export RSP_REGISTRAR=127.0.0.1:$port
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# PEs first (they deregister), the registrar last.
+cleanup() { for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; sleep 0.2; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 say() { printf '\n\033[1m# %s\033[0m\n' "$*" >&2; }
 
