@@ -15,11 +15,10 @@
 
 namespace rsp::wire::detail {
 
-// Where a decode is: the report to fill, the nesting depth, and the first failure.
+// Where a decode is: the report to fill and the first failure.
 // Decoders return bool; the first fail() wins (inner errors are the most precise).
 struct DecodeContext {
   DecodeReport* report = nullptr;
-  std::size_t depth = 0;
   bool failed = false;
   DecodeError code = DecodeError::InvalidValue;
   std::string message;
@@ -30,20 +29,6 @@ struct DecodeContext {
   Result<T, DecodeError> error() {
     return make_error(code, std::move(message));
   }
-};
-
-// Counts one level of TLV nesting for as long as it lives. The grammar of every message is
-// shallow; only echoed content (error causes quoting parameters that quote...) can recurse, and
-// the checks of echoed content enforce kMaxNestingDepth.
-class DepthGuard {
- public:
-  explicit DepthGuard(DecodeContext& c) noexcept : c_(c) { ++c_.depth; }
-  ~DepthGuard() { --c_.depth; }
-  DepthGuard(const DepthGuard&) = delete;
-  DepthGuard& operator=(const DepthGuard&) = delete;
-
- private:
-  DecodeContext& c_;
 };
 
 // Is this parameter type one this build understands? (HROPT counts, in both of its spellings:

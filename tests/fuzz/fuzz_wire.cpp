@@ -1,6 +1,7 @@
 // libFuzzer target for the wire decoders. Any input must decode or fail with a DecodeError
 // (the sanitizers catch every overread and UB); whatever decodes must survive a round trip:
 // decode(encode(x)) == x, and encoding is a fixed point: encode(decode(encode(x))) == encode(x).
+// Whatever fails must yield an Operation Error (operation_error_for) whose ERROR decodes.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -30,7 +31,13 @@ void round_trip(std::span<const std::byte> input, Decode decode) {
   auto decoded = decode(input, &report);
   if (!decoded) {
     if (decoded.error().message.empty()) finding("decode error without a message");
-    (void)operation_error_for(decoded.error().code, report);
+    // The report sent back to the peer must itself always decode (cause info is opaque).
+    if (auto oe = operation_error_for(decoded.error().code, report)) {
+      const AsapMessage reply{asap::ErrorMessage{*oe}};
+      auto back = decode_asap(encode(reply), nullptr);
+      if (!back) finding("operation_error_for() built an ERROR that does not decode");
+      if (!(*back == reply)) finding("operation_error_for() ERROR does not round-trip");
+    }
     return;
   }
   std::vector<std::byte> bytes;

@@ -131,10 +131,11 @@ TEST_CASE("oversized input and too many items are refused with Lack of Resources
         DecodeError::TooLarge);
 }
 
-TEST_CASE("echoed Operation Errors nested beyond kMaxNestingDepth are too deep") {
-  // Each level: an Invalid Values cause echoing the Operation Error of the level below.
+TEST_CASE("error cause information is opaque: deeply nested echoes decode verbatim") {
+  // Each level: an Invalid Values cause echoing the Operation Error of the level below. The
+  // receiver never parses cause information, so depth costs nothing and nothing is refused.
   OperationError error{{ErrorCause{CauseCode::LackOfResources, {}}}};
-  for (std::size_t level = 0; level < kMaxNestingDepth; ++level) {
+  for (std::size_t level = 0; level < 2 * kMaxNestingDepth; ++level) {
     std::vector<std::byte> tlv;
     encode_operation_error(error, tlv);
     tlv.resize(static_cast<std::size_t>(static_cast<unsigned>(tlv[2]) << 8 |
@@ -142,14 +143,72 @@ TEST_CASE("echoed Operation Errors nested beyond kMaxNestingDepth are too deep")
     error = OperationError{{ErrorCause{CauseCode::InvalidValues, tlv}}};
   }
   auto r = decode_asap(encode(AsapMessage{asap::ErrorMessage{error}}));
-  REQUIRE_FALSE(r.has_value());
-  CHECK(r.error().code == DecodeError::TooDeep);
+  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  CHECK(std::get<asap::ErrorMessage>(*r).error == error);
+}
 
-  // Two levels are fine.
-  std::vector<std::byte> inner;
-  encode_operation_error(samples::operation_error(), inner);
-  const OperationError shallow{{ErrorCause{CauseCode::InvalidValues, inner}}};
-  CHECK(decode_asap(encode(AsapMessage{asap::ErrorMessage{shallow}})).has_value());
+TEST_CASE("an ERROR whose cause echoes a truncated TLV round-trips verbatim") {
+  // Invalid Values echoing a pool handle TLV whose length claims 0x20 bytes, only 3 present
+  // (7 bytes: not a multiple of 4, so the cause is padded on the wire).
+  const auto truncated_tlv = bytes({0x00, 0x09, 0x00, 0x20, 0x45, 0x50, 0x58});
+  const OperationError error{{ErrorCause{CauseCode::InvalidValues, truncated_tlv},
+                              ErrorCause{CauseCode::UnrecognizedParameter, truncated_tlv}}};
+  const AsapMessage asap_message{asap::ErrorMessage{error}};
+  auto a = decode_asap(encode(asap_message));
+  REQUIRE_MESSAGE(a.has_value(), a.error().message);
+  CHECK(*a == asap_message);
+  const EnrpMessage enrp_message{enrp::ErrorMessage{1, 2, error}};
+  auto e = decode_enrp(encode(enrp_message));
+  REQUIRE_MESSAGE(e.has_value(), e.error().message);
+  CHECK(*e == enrp_message);
+}
+
+TEST_CASE("an ERROR whose causes carry arbitrary junk bytes round-trips verbatim") {
+  const auto junk = bytes({0xff, 0xff, 0x00, 0x01, 0xde, 0xad, 0xbe, 0xef, 0x00, 0x00, 0x07});
+  OperationError error;
+  for (auto code : {CauseCode::UnrecognizedParameter, CauseCode::UnrecognizedMessage,
+                    CauseCode::InvalidValues, CauseCode::InconsistentPoolingPolicy,
+                    CauseCode::InconsistentTransportType, static_cast<CauseCode>(0x77)}) {
+    error.causes.push_back({code, junk});
+    error.causes.push_back({code, bytes({0x01})});  // a one-byte echo: shorter than a header
+  }
+  const AsapMessage message{asap::ErrorMessage{error}};
+  auto r = decode_asap(encode(message));
+  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  CHECK(*r == message);
+
+  // The cause's own framing still holds: a cause whose length runs past the Operation Error,
+  // or whose padding is not zero before the next cause, is refused without reading past it.
+  auto b = encode(message);
+  // ERROR header (4) + Operation Error header (4): the first cause's length is at 10.
+  set_u16(b, 10, 0x0400);
+  CHECK(asap_error(b) == DecodeError::Truncated);
+  b = encode(message);
+  b[8 + 4 + junk.size()] = std::byte{1};  // first padding byte after the first cause
+  CHECK(asap_error(b) == DecodeError::BadPadding);
+}
+
+TEST_CASE("operation_error_for a truncated TLV gives an ERROR that decodes and echoes it") {
+  // HANDLE_RESOLUTION whose pool handle TLV claims 0x20 bytes; the message holds 8 of them.
+  auto b = resolution_with({});
+  set_u16(b, 6, 0x20);
+  DecodeReport report;
+  const DecodeError code = asap_error(b, &report);
+  const auto oe = operation_error_for(code, report);
+  REQUIRE(oe.has_value());
+  REQUIRE(oe->causes.size() == 1);
+  CHECK(oe->causes[0].code == CauseCode::InvalidValues);
+  REQUIRE_FALSE(oe->causes[0].info.empty());
+  CHECK(oe->causes[0].info == report.offending);  // verbatim echo, badly framed as it is
+
+  const AsapMessage reply{asap::ErrorMessage{*oe}};
+  auto r = decode_asap(encode(reply));
+  REQUIRE_MESSAGE(r.has_value(), r.error().message);
+  CHECK(*r == reply);
+  const EnrpMessage enrp_reply{enrp::ErrorMessage{7, 9, *oe}};
+  auto e = decode_enrp(encode(enrp_reply));
+  REQUIRE_MESSAGE(e.has_value(), e.error().message);
+  CHECK(*e == enrp_reply);
 }
 
 TEST_CASE("an unknown message type is Unrecognized Message, echoing the whole message") {

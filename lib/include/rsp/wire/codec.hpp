@@ -20,7 +20,10 @@ namespace rsp::wire {
 
 // Limits the decoder enforces (beyond the 16-bit lengths of the format itself).
 inline constexpr std::size_t kMaxMessageSize = 0xffff;  // RFC 5352 §2.1: 16-bit message length
-inline constexpr std::size_t kMaxNestingDepth = 8;      // TLVs inside TLVs (echoed ones too)
+// TLVs inside TLVs. The ASAP/ENRP grammars nest only a few levels (PE > transport > address)
+// and error cause information is opaque (never parsed), so no decoder recurses and nothing
+// currently yields TooDeep; both stay for API stability.
+inline constexpr std::size_t kMaxNestingDepth = 8;
 inline constexpr std::size_t kMaxAddressesPerTransport = 64;
 inline constexpr std::size_t kMaxErrorCauses = 64;
 
@@ -29,7 +32,7 @@ enum class DecodeError : std::uint8_t {
   BadLength,                // a length field below its header size, or disagreeing with the input
   BadPadding,               // padding missing before a following TLV, or not zero
   TrailingBytes,            // bytes left over where the format has none
-  TooDeep,                  // TLVs nested deeper than kMaxNestingDepth
+  TooDeep,                  // TLVs nested deeper than kMaxNestingDepth (not produced today)
   TooLarge,                 // input above kMaxMessageSize, or too many items of one kind
   UnrecognizedMessage,      // unknown message type
   UnrecognizedParameter,    // unknown parameter, upper bits 01: stop and report
