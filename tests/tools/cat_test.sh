@@ -33,11 +33,11 @@ check "lines come back in order (exit $?)" test "$(cat "$TMP/lines")" == $'one\n
 check "no diagnostics on a clean run" test ! -s "$TMP/err"
 
 python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)))' >"$TMP/bytes"
-"$CAT" EchoPool -w 10s <"$TMP/bytes" >"$TMP/bytes.lines"
+"$CAT" EchoPool -w 60s <"$TMP/bytes" >"$TMP/bytes.lines"
 check "all 256 byte values unchanged through a pipe (line mode)" cmp -s "$TMP/bytes" "$TMP/bytes.lines"
-"$CAT" EchoPool --raw -w 10s <"$TMP/bytes" >"$TMP/bytes.raw"
+"$CAT" EchoPool --raw -w 60s <"$TMP/bytes" >"$TMP/bytes.raw"
 check "all 256 byte values unchanged through a pipe (--raw)" cmp -s "$TMP/bytes" "$TMP/bytes.raw"
-cat "$TMP/bytes" | "$CAT" EchoPool --raw --max-message 7 -w 10s >"$TMP/bytes.small"
+cat "$TMP/bytes" | "$CAT" EchoPool --raw --max-message 7 -w 60s >"$TMP/bytes.small"
 check "all 256 byte values unchanged in 7-byte messages" cmp -s "$TMP/bytes" "$TMP/bytes.small"
 
 # Interactive: a terminal on stdin and stdout (tmux gives rsp-cat a pseudo-terminal).
