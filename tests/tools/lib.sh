@@ -18,8 +18,6 @@ CHECKS=0
 # No SERVER_ANNOUNCE discovery from a registrar another test runs: always name ours.
 unset RSP_REGISTRAR
 export RSP_STATUS_SOCKET=$TMP/registrar.sock
-# Sanitizer builds: leaks of the tools are bugs too, but a child killed by a test cannot report.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 
 cleanup() {
   local p
