@@ -295,6 +295,10 @@ void RegistrarChannel::on_message(transport::ReceivedMessage&& m) {
   if (m.ppid != wire::kAsapPpid) return;
   auto decoded = wire::decode_asap(m.payload);
   if (!decoded) return;  // RFC 5352 §3: malformed messages are dropped
+  if (auto* error = std::get_if<wire::asap::ErrorMessage>(&*decoded)) {
+    on_error_message(*error);
+    return;
+  }
   for (auto it = requests_.begin(); it != requests_.end(); ++it) {
     if (it->sent && it->match(*decoded)) {
       complete(it, std::move(*decoded));
@@ -302,6 +306,40 @@ void RegistrarChannel::on_message(transport::ReceivedMessage&& m) {
     }
   }
   if (handlers_.on_unsolicited) handlers_.on_unsolicited(m.association, m.peer, std::move(*decoded));
+}
+
+// RFC 5352 §2.2.14: the registrar could not process something we sent; the Operation Error
+// parameter says why (RFC 5354 §3.12). An ERROR answers the request it is about, so that request
+// fails with the causes rather than waiting for MAX-REQUEST-RETRANSMIT timeouts. When a cause
+// echoes the offending message (Unrecognized Message, RFC 5354 §3.12.2), its type picks the
+// request; otherwise the oldest request in flight (one association, delivered in order).
+void RegistrarChannel::on_error_message(const wire::asap::ErrorMessage& error) {
+  std::string why = "the registrar answered with ASAP ERROR";
+  std::optional<std::byte> echoed_type;
+  for (std::size_t i = 0; i < error.error.causes.size(); ++i) {
+    const auto& cause = error.error.causes[i];
+    why += (i == 0 ? ": " : ", ") + std::string(wire::to_string(cause.code));
+    if (cause.code == wire::CauseCode::UnrecognizedMessage && !cause.info.empty()) echoed_type = cause.info[0];
+  }
+  auto target = requests_.end();
+  for (auto it = requests_.begin(); it != requests_.end(); ++it) {
+    if (!it->sent) continue;
+    if (echoed_type) {
+      const auto bytes = wire::encode(it->message);
+      if (bytes.empty() || bytes[0] != *echoed_type) continue;
+    }
+    target = it;
+    break;
+  }
+  if (target != requests_.end()) {
+    complete(target, make_error(AsapErrc::ProtocolError, why));
+    return;
+  }
+  // Nothing pending it could be about (e.g. an ENDPOINT_UNREACHABLE or keep-alive ack the
+  // registrar did not understand): those are fire-and-forget, nothing to fail or retry.
+  if (handlers_.on_unsolicited) {
+    handlers_.on_unsolicited(association_, peer_, wire::AsapMessage{error});
+  }
 }
 
 }  // namespace rsp::asap::detail

@@ -97,6 +97,7 @@ class RegistrarChannel {
   void on_timeout(std::uint64_t id);
   void complete(std::list<Request>::iterator it, AsapResult<wire::AsapMessage> result);
   void fail_waiting(AsapErrc code, const std::string& why);
+  void on_error_message(const wire::asap::ErrorMessage& error);
 
   Context& context_;
   std::unique_ptr<transport::Endpoint> endpoint_;

@@ -116,6 +116,9 @@ class FakeRegistrar {
   // Behaviour switches.
   bool silent = false;                          // never answer
   std::optional<wire::CauseCode> reject_with;   // reject registrations with this cause
+  // Answer registrations and resolutions with an ASAP ERROR (RFC 5352 §2.2.14) carrying this
+  // cause (Unrecognized Message echoes the request).
+  std::optional<wire::CauseCode> error_with;
 
   // What arrived.
   std::vector<msg::Registration> registrations;
@@ -157,6 +160,15 @@ class FakeRegistrar {
     REQUIRE(m.ppid == wire::kAsapPpid);
     auto decoded = wire::decode_asap(m.payload);
     REQUIRE(decoded.has_value());
+    if (error_with && (std::holds_alternative<msg::Registration>(*decoded) ||
+                       std::holds_alternative<msg::HandleResolution>(*decoded))) {
+      if (auto* r = std::get_if<msg::Registration>(&*decoded)) registrations.push_back(*r);
+      if (auto* h = std::get_if<msg::HandleResolution>(&*decoded)) resolutions.push_back(*h);
+      wire::ErrorCause cause{*error_with, {}};
+      if (*error_with == wire::CauseCode::UnrecognizedMessage) cause.info = m.payload;
+      send(m.association, msg::ErrorMessage{wire::OperationError{{cause}}});
+      return;
+    }
     if (auto* r = std::get_if<msg::Registration>(&*decoded)) {
       registrations.push_back(*r);
       if (silent) return;

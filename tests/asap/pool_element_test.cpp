@@ -296,6 +296,21 @@ TEST_CASE("PE sessions: messages, cookies and business cards on the data endpoin
   CHECK((*pe)->sessions().empty());
 }
 
+
+TEST_CASE("an ASAP ERROR answering a registration fails it at once with the cause in the event") {
+  PeFixture f;
+  f.r1.error_with = wire::CauseCode::LackOfResources;
+  auto pe = f.make();
+  f.net.drain();
+  REQUIRE(f.r1.registrations.size() == 1);
+  const auto* failed = f.events.last(PoolElementEventKind::RegistrationFailed);
+  REQUIRE(failed != nullptr);
+  REQUIRE(failed->error.has_value());
+  CHECK(failed->error->code == AsapErrc::ProtocolError);
+  CHECK(failed->error->message.find("Lack of Resources") != std::string::npos);
+  CHECK_FALSE(pe->registered());
+}
+
 }  // namespace
 }  // namespace rsp::asap::test
 

@@ -450,5 +450,19 @@ TEST_CASE("a pool user reports RegistrarLost when its registrar dies, then Regis
   CHECK(events.last(PoolUserEventKind::RegistrarFound)->registrar->port == 3864);
 }
 
+
+TEST_CASE("an ASAP ERROR from the registrar fails the pending resolution at once with its cause") {
+  PuFixture f;
+  f.registrar.error_with = wire::CauseCode::UnrecognizedMessage;
+  std::optional<AsapResult<Resolution>> out;
+  f.pu->resolve(kPool, {}, [&](AsapResult<Resolution> r) { out = std::move(r); });
+  f.net.drain();  // no timer runs: the answer is the ERROR itself
+  REQUIRE(out.has_value());
+  REQUIRE_FALSE(out->has_value());
+  CHECK(out->error().code == AsapErrc::ProtocolError);
+  CHECK(out->error().message.find("Unrecognized Message") != std::string::npos);
+  CHECK(f.registrar.resolutions.size() == 1);  // not retransmitted
+}
+
 }  // namespace
 }  // namespace rsp::asap::test
