@@ -97,7 +97,6 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // A blocked rsp_register waits for this (errno value, 0 = registered).
   std::shared_ptr<std::promise<int>> registration_waiter;
   std::map<asap::SessionId, asap::MessageSeq> last_seq;
-  std::map<asap::SessionId, PoolElementId> failover_from;  // during a failover
 
  private:
   mutable std::mutex mutex_;

@@ -98,17 +98,8 @@ void on_pool_user_event(Socket& socket, const asap::PoolUserEvent& e) {
                                                    : RSERPOOL_FAILOVER_FAILED;
       f.rf_session = static_cast<rserpool_session_t>(e.session);
       f.rf_has_cookie = e.report.cookie_replayed ? 1 : 0;
-      // The PE given up, also on COMPLETE/FAILED when the asap report leaves it out: the one
-      // NECESSARY named for this session.
-      if (e.kind == K::FailoverNecessary && e.report.from) {
-        socket.failover_from[e.session] = *e.report.from;
-      }
-      if (e.report.from) {
-        f.rf_from_pe = *e.report.from;
-      } else if (auto it = socket.failover_from.find(e.session); it != socket.failover_from.end()) {
-        f.rf_from_pe = it->second;
-      }
-      if (e.kind != K::FailoverNecessary) socket.failover_from.erase(e.session);
+      // The PE given up (the asap report names it on NECESSARY, COMPLETE and FAILED).
+      f.rf_from_pe = e.report.from.value_or(0);
       f.rf_to_pe = e.report.to.value_or(0);
       f.rf_error = e.error ? to_errno(*e.error) : 0;
       f.rf_resent = static_cast<std::uint32_t>(e.report.resent.size());
