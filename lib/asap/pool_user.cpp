@@ -103,6 +103,11 @@ struct PoolUser::Impl {
 
   struct CacheEntry {
     Resolution resolution;
+    // The registrar ordered this answer by the pool's policy (RFC 5356) and advanced its own
+    // selection state (round-robin position, degradation) for it: the first pick after a
+    // fresh answer takes the answer's first usable PE. Round-robin pools keep rotating through
+    // the answer's order (cursor); other policies then select locally among the cached PEs.
+    std::size_t cursor = 0;
   };
   std::map<PoolHandle, CacheEntry> cache;
   handlespace::Handlespace selection;  // cached PEs, for local selection by policy (RFC 5356)
@@ -140,7 +145,16 @@ struct PoolUser::Impl {
 
   // ---- cache ----
   void store(const Resolution& r) {
-    cache[r.pool_handle] = CacheEntry{r};
+    // An answer in the same order as the cached one (a registrar that did not rotate, or two
+    // resolutions crossing) continues the rotation instead of restarting it.
+    auto& entry = cache[r.pool_handle];
+    const auto same_order = [&] {
+      const auto& old = entry.resolution.elements;
+      return old.size() == r.elements.size() &&
+             std::equal(old.begin(), old.end(), r.elements.begin(),
+                        [](const auto& a, const auto& b) { return a.id == b.id; });
+    };
+    entry = CacheEntry{r, same_order() ? entry.cursor : 0};
     const auto now = context.time().now();
     std::set<PoolElementId> fresh;
     for (const auto& pe : r.elements) {
@@ -310,6 +324,19 @@ struct PoolUser::Impl {
     };
     if (s.preferred) {
       if (const auto* pe = find_pe(*s.preferred); pe != nullptr && usable(*pe)) return *pe;
+    }
+    auto& cursor = it->second.cursor;
+    const auto policy = elements.empty() ? PolicyType::RoundRobin : elements.front().policy.type;
+    const bool rotate = policy == PolicyType::RoundRobin || policy == PolicyType::WeightedRoundRobin;
+    if (cursor == 0 || rotate) {
+      for (std::size_t i = 0; i < elements.size(); ++i) {
+        const auto& e = elements[(cursor + i) % elements.size()];
+        if (s.tried.count(e.id) == 0 && usable(e)) {
+          cursor = (cursor + i + 1) % elements.size();
+          if (cursor == 0) cursor = elements.size();  // stays "used" for non-rotating policies
+          return e;
+        }
+      }
     }
     const std::size_t n = selection.pool_size(pool);
     if (n > 0) {

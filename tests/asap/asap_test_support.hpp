@@ -3,6 +3,8 @@
 // records everything, can stay silent or send keep-alives).
 #pragma once
 
+#include <algorithm>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -124,6 +126,7 @@ class FakeRegistrar {
   std::vector<msg::Registration> registrations;
   std::vector<msg::Deregistration> deregistrations;
   std::vector<msg::HandleResolution> resolutions;
+  bool reverse_resolutions = false;  // answer resolutions in descending id order
   std::vector<msg::EndpointUnreachable> unreachable;
   std::vector<msg::EndpointKeepAliveAck> keep_alive_acks;
   std::map<PoolHandle, std::map<PoolElementId, wire::PoolElement>> pools;
@@ -202,6 +205,9 @@ class FakeRegistrar {
           if (resp.pool_elements.size() == limit) break;
           resp.pool_elements.push_back(pe);
         }
+        // A real registrar orders the answer by the pool's policy (RFC 5356); tests may ask
+        // for an order other than ascending ids to see that the PU keeps it.
+        if (reverse_resolutions) std::reverse(resp.pool_elements.begin(), resp.pool_elements.end());
       }
       send(m.association, resp);
     } else if (auto* u = std::get_if<msg::EndpointUnreachable>(&*decoded)) {

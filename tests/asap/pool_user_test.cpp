@@ -212,6 +212,21 @@ TEST_CASE("round robin across sessions: consecutive sessions use different PEs")
   CHECK(f.replies[0].pool_element != f.replies[1].pool_element);
 }
 
+TEST_CASE("a new session takes the first PE of a fresh resolution: the registrar's policy order (RFC 5356)") {
+  // A registrar advances its round-robin position on every resolution, so fresh pool users
+  // (one rsp-send per message) spread over the pool only if each keeps the answer's order.
+  PuFixture f;
+  f.registrar.reverse_resolutions = true;
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(s.has_value());
+  REQUIRE(f.pu->send(*s, bytes("a")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 1);
+  CHECK(f.replies[0].pool_element == 102);
+}
+
 TEST_CASE("PE loss: the session fails over, replays the cookie, and resends nothing delivered") {
   PuFixture f;
   EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
