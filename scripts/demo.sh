@@ -14,7 +14,9 @@ pids=()
 # PEs first (they deregister), the registrar last.
 cleanup() { for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; sleep 0.2; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
-say() { printf '\n\033[1m# %s\033[0m\n' "$*" >&2; }
+# Headings in bold only on a terminal: no escape codes in a pipe or a log file.
+if [[ -t 2 ]]; then say() { printf '\n\033[1m# %s\033[0m\n' "$*" >&2; }
+else say() { printf '\n# %s\n' "$*" >&2; }; fi
 
 say "a registrar on 127.0.0.1:$port (no multicast announcements)"
 "$bin/rsp-registrar/rsp-registrar" --listen "127.0.0.1:$port" --no-announce --fast -v &
