@@ -84,6 +84,7 @@ struct Session {
   FailoverReport report;
   std::optional<AssociationId> report_leg;  // the leg `report.from` used
   std::uint64_t generation = 0;           // invalidates stale resolve callbacks
+  bool resolving = false;                 // a handle resolution for this session is in flight
   bool closing = false;
 };
 
@@ -294,9 +295,11 @@ struct PoolUser::Impl {
     const auto generation = ++s.generation;
     ResolveOptions options = s.options.resolve;
     options.bypass_cache = options.bypass_cache || s.failing_over || cache.count(pool) != 0;
+    s.resolving = true;
     resolve(pool, options, [this, id = s.id, generation, pool](AsapResult<Resolution> r) {
       Session* s = find(id);
       if (s == nullptr || s->generation != generation) return;
+      s->resolving = false;
       if (!r) {
         session_failed(*s, std::move(r).error());
         return;
@@ -795,7 +798,10 @@ AsapResult<MessageSeq> PoolUser::send(SessionId session, std::span<const std::by
   }
   if (s->up && s->queue.empty() && impl_->transmit(*s, seq, payload, options)) return seq;
   s->queue.push_back(Pending{seq, std::vector<std::byte>(payload.begin(), payload.end()), options});
-  if (!s->up && s->association == 0 && !s->failing_over && s->state != SessionState::Failed) {
+  // A resolution already under way (open_session with connect_now) will connect and flush the
+  // queue; starting another would ask the registrar twice and skip its round-robin turn.
+  if (!s->up && s->association == 0 && !s->failing_over && !s->resolving &&
+      s->state != SessionState::Failed) {
     impl_->start_connect(*s);
   }
   return seq;

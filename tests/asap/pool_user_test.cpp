@@ -227,6 +227,18 @@ TEST_CASE("a new session takes the first PE of a fresh resolution: the registrar
   CHECK(f.replies[0].pool_element == 102);
 }
 
+TEST_CASE("a send while the session's resolution is in flight does not resolve again") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  auto s = f.pu->open_session(kPool);  // connect_now: the resolution starts here
+  REQUIRE(s.has_value());
+  REQUIRE(f.pu->send(*s, bytes("a")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 1);
+  CHECK(f.registrar.resolutions.size() == 1);
+}
+
 TEST_CASE("PE loss: the session fails over, replays the cookie, and resends nothing delivered") {
   PuFixture f;
   EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
