@@ -28,4 +28,18 @@ flags=$(PKG_CONFIG_PATH=$libdir pkg-config --cflags --libs rsp)
 # shellcheck disable=SC2086
 cc -o "$prefix/consumer" "$prefix/consumer.c" $flags
 LD_LIBRARY_PATH=$prefix/lib:$prefix/lib/x86_64-linux-gnu "$prefix/consumer" | grep -q 1 || fail "consumer did not run"
+# The CMake package: find_package(rsp) and link the shared library target.
+mkdir -p "$prefix/cmake-consumer"
+cat > "$prefix/cmake-consumer/CMakeLists.txt" <<'CM'
+cmake_minimum_required(VERSION 3.25)
+project(consumer C CXX)
+find_package(rsp REQUIRED)
+add_executable(consumer ../consumer.c)
+target_link_libraries(consumer PRIVATE rsp::rsp_shared)
+CM
+cmake -S "$prefix/cmake-consumer" -B "$prefix/cmake-consumer/build" -DCMAKE_PREFIX_PATH="$prefix" \
+  -DCMAKE_CXX_COMPILER_LAUNCHER= >/dev/null || fail "find_package(rsp) failed"
+cmake --build "$prefix/cmake-consumer/build" >/dev/null || fail "linking rsp::rsp_shared failed"
+LD_LIBRARY_PATH=$prefix/lib:$prefix/lib/x86_64-linux-gnu "$prefix/cmake-consumer/build/consumer" | grep -q 1 ||
+  fail "CMake consumer did not run"
 echo "install_test: ok"
