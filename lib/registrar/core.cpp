@@ -36,6 +36,12 @@ struct PeKey {
   auto operator<=>(const PeKey&) const = default;
 };
 
+struct PeKeyHash {
+  std::size_t operator()(const PeKey& k) const noexcept {
+    return std::hash<std::string_view>{}(k.pool.view()) ^ (std::size_t{k.id} * 0x9e3779b97f4a7c15ull);
+  }
+};
+
 struct AssociationState {
   std::vector<IpAddress> addresses;  // what this association vouches for (RFC 5352 §3.1)
   std::set<PeKey> elements;
@@ -99,7 +105,9 @@ struct RegistrarCore::Impl {
   Output& out;
   hs::Handlespace space;
   Counters counters;
-  std::map<PeKey, ElementRecord> elements;
+  // Looked up per PE of every HANDLE_RESOLUTION_RESPONSE (its ASAP transport): hashed, not
+  // ordered, as nothing iterates it.
+  std::unordered_map<PeKey, ElementRecord, PeKeyHash> elements;
   std::set<std::pair<TimePoint, PeKey>> queue;  // keep-alive due or ACK deadline, one per PE
   std::unordered_map<AssociationRef, AssociationState> associations;
 

@@ -3,6 +3,7 @@
 #include "transport/usrsctp_endpoint.hpp"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <boost/asio/ip/v6_only.hpp>
 
@@ -19,6 +20,27 @@ TransportResult<void> UsrsctpEndpoint::open() {
   return open_sctp();
 }
 
+namespace {
+
+// Every association of the endpoint shares these UDP buffers, so a registrar that many PEs
+// register with at once needs them large. SO_RCVBUF/SO_SNDBUF are capped at
+// net.core.rmem_max/wmem_max (208 KiB on a stock Debian); with CAP_NET_ADMIN (a root or
+// systemd-capable service) the FORCE variants lift the cap, otherwise the capped size stays.
+void set_buffer_sizes(int fd, int receive, int send) {
+  const auto set = [fd](int option, int force_option, int size) {
+    (void)::setsockopt(fd, SOL_SOCKET, option, &size, sizeof size);
+    int got = 0;
+    socklen_t len = sizeof got;
+    // Linux reports twice the size set (bookkeeping overhead included).
+    if (::getsockopt(fd, SOL_SOCKET, option, &got, &len) == 0 && got / 2 < size)
+      (void)::setsockopt(fd, SOL_SOCKET, force_option, &size, sizeof size);
+  };
+  set(SO_RCVBUF, SO_RCVBUFFORCE, receive);
+  set(SO_SNDBUF, SO_SNDBUFFORCE, send);
+}
+
+}  // namespace
+
 TransportResult<void> UsrsctpEndpoint::open_udp() {
   boost::system::error_code ec;
   std::uint16_t port = options_.port;
@@ -28,9 +50,8 @@ TransportResult<void> UsrsctpEndpoint::open_udp() {
     if (ec) return make_error(TransportErrc::SystemError, "UDP socket: " + ec.message());
     if (dual) s->socket.set_option(boost::asio::ip::v6_only(false), ec);
     s->dual_stack = dual;
-    const int size = static_cast<int>(options_.receive_buffer);
-    s->socket.set_option(udp::socket::receive_buffer_size(size), ec);
-    s->socket.set_option(udp::socket::send_buffer_size(static_cast<int>(options_.send_buffer)), ec);
+    set_buffer_sizes(s->socket.native_handle(), static_cast<int>(options_.receive_buffer),
+                     static_cast<int>(options_.send_buffer));
     s->socket.bind(at, ec);
     if (ec) {
       const auto code = ec == boost::asio::error::address_in_use ? TransportErrc::AddressInUse

@@ -74,8 +74,12 @@ class AsapClient {
         send(wire::asap::EndpointKeepAliveAck{ka.pool_handle, ka.pe_id});
         return;
       }
-      if (decoded) inbox.push_back(std::move(*decoded));
-      else ++undecodable;
+      if (decoded) {
+        inbox.push_back(std::move(*decoded));
+        if (on_arrival) on_arrival();
+      } else {
+        ++undecodable;
+      }
     };
     h.on_association = [this](const transport::AssociationEvent& e) {
       if (e.kind == transport::AssociationEventKind::Up) up = true;
@@ -112,6 +116,8 @@ class AsapClient {
   void close() { endpoint_->close(); }
 
   bool answer_keepalives = true;
+  // Called right after a message joins `inbox` (load generators timestamp arrivals here).
+  std::function<void()> on_arrival;
   bool up = false;
   bool lost = false;
   int keepalives = 0;
