@@ -1,6 +1,4 @@
 // ASAP messages (RFC 5352 §2.2) <-> bytes.
-#include <fmt/format.h>
-
 #include <algorithm>
 
 #include "decoder.hpp"
@@ -15,6 +13,9 @@ constexpr std::uint8_t kRejectFlag = 0x01;  // R: REGISTRATION_RESPONSE (§2.2.3
 constexpr std::uint8_t kHomeFlag = 0x01;    // H: ENDPOINT_KEEP_ALIVE (§2.2.7)
 
 std::uint8_t type_byte(asap::MessageType t) { return static_cast<std::uint8_t>(t); }
+
+// RFC 5352 §2.1: REGISTRATION 0x01 ... ERROR 0x0e.
+constexpr MessageFamily kAsapFamily{"ASAP", 0x0e};
 
 struct AsapEncoder {
   std::vector<std::byte>& out;
@@ -148,6 +149,7 @@ bool pool_elements(ParameterCursor& cur, DecodeContext& c, std::vector<PoolEleme
   }
 }
 
+// RFC 5352 §2.2: the body after the common header (decode_message has checked the type).
 bool decode_body(asap::MessageType type, std::uint8_t flags, std::span<const std::byte> body,
                  DecodeContext& c, AsapMessage& out) {
   Reader r(body);
@@ -281,41 +283,17 @@ bool decode_body(asap::MessageType type, std::uint8_t flags, std::span<const std
   return cur.finish();
 }
 
-bool known_asap_type(std::uint8_t t) { return t >= 0x01 && t <= 0x0e; }
-
 }  // namespace
 
 void encode(const AsapMessage& message, std::vector<std::byte>& out) {
   std::visit(AsapEncoder{out}, message);
 }
 
-std::vector<std::byte> encode(const AsapMessage& message) {
-  std::vector<std::byte> out;
-  out.reserve(256);
-  encode(message, out);
-  return out;
-}
+std::vector<std::byte> encode(const AsapMessage& message) { return encode_new(message); }
 
 Result<AsapMessage, DecodeError> decode_asap(std::span<const std::byte> bytes,
                                              DecodeReport* report) {
-  if (report) *report = DecodeReport{};
-  DecodeContext c;
-  c.report = report;
-  // Decoded in place in the result's storage, returned by NRVO: no copy or move of the message.
-  Result<AsapMessage, DecodeError> result{AsapMessage{}};
-  std::uint8_t type = 0, flags = 0;
-  std::span<const std::byte> body;
-  if (read_message_header(bytes, c, type, flags, body)) {
-    if (!known_asap_type(type)) {
-      // RFC 5354 §3.12: "Unrecognized Message" echoes the whole message.
-      c.fail(DecodeError::UnrecognizedMessage,
-             fmt::format("unknown ASAP message type 0x{:02x}", type), bytes);
-    } else {
-      (void)decode_body(static_cast<asap::MessageType>(type), flags, body, c, result.value());
-    }
-  }
-  if (c.failed) result = c.error<AsapMessage>();
-  return result;
+  return decode_message<AsapMessage, asap::MessageType, decode_body>(bytes, report, kAsapFamily);
 }
 
 }  // namespace rsp::wire

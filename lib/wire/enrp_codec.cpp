@@ -16,6 +16,9 @@ constexpr std::uint8_t kRejectFlag = 0x01;           // R: HANDLE_TABLE_RESPONSE
 constexpr std::uint8_t kMoreToSendFlag = 0x02;       // M: HANDLE_TABLE_RESPONSE (§2.3)
 constexpr std::uint8_t kTakeoverSuggestedFlag = 0x01;  // T: HANDLE_UPDATE
 
+// RFC 5353 §2: PRESENCE 0x01 ... ERROR 0x0a.
+constexpr MessageFamily kEnrpFamily{"ENRP", 0x0a};
+
 struct EnrpEncoder {
   std::vector<std::byte>& out;
 
@@ -105,8 +108,10 @@ bool takeover_body(Reader& r, DecodeContext& c, EnrpMessage& out, RegistrarId se
   return true;
 }
 
-bool decode_body(enrp::MessageType type, std::uint8_t flags, Reader& r, DecodeContext& c,
-                 EnrpMessage& out) {
+// RFC 5353 §2: the body after the common header (decode_message has checked the type).
+bool decode_body(enrp::MessageType type, std::uint8_t flags, std::span<const std::byte> body,
+                 DecodeContext& c, EnrpMessage& out) {
+  Reader r(body);
   RegistrarId sender = 0, receiver = 0;
   if (!r.u32(sender) || !r.u32(receiver)) {
     return fixed_field_missing(c, "sending/receiving server identifiers");
@@ -228,41 +233,17 @@ bool decode_body(enrp::MessageType type, std::uint8_t flags, Reader& r, DecodeCo
   return cur.finish();
 }
 
-bool known_enrp_type(std::uint8_t t) { return t >= 0x01 && t <= 0x0a; }
-
 }  // namespace
 
 void encode(const EnrpMessage& message, std::vector<std::byte>& out) {
   std::visit(EnrpEncoder{out}, message);
 }
 
-std::vector<std::byte> encode(const EnrpMessage& message) {
-  std::vector<std::byte> out;
-  out.reserve(256);
-  encode(message, out);
-  return out;
-}
+std::vector<std::byte> encode(const EnrpMessage& message) { return encode_new(message); }
 
 Result<EnrpMessage, DecodeError> decode_enrp(std::span<const std::byte> bytes,
                                              DecodeReport* report) {
-  if (report) *report = DecodeReport{};
-  DecodeContext c;
-  c.report = report;
-  // Decoded in place in the result's storage, returned by NRVO: no copy or move of the message.
-  Result<EnrpMessage, DecodeError> result{EnrpMessage{}};
-  std::uint8_t type = 0, flags = 0;
-  std::span<const std::byte> body;
-  if (read_message_header(bytes, c, type, flags, body)) {
-    if (!known_enrp_type(type)) {
-      c.fail(DecodeError::UnrecognizedMessage,
-             fmt::format("unknown ENRP message type 0x{:02x}", type), bytes);
-    } else {
-      Reader r(body);
-      (void)decode_body(static_cast<enrp::MessageType>(type), flags, r, c, result.value());
-    }
-  }
-  if (c.failed) result = c.error<EnrpMessage>();
-  return result;
+  return decode_message<EnrpMessage, enrp::MessageType, decode_body>(bytes, report, kEnrpFamily);
 }
 
 }  // namespace rsp::wire

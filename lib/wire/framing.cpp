@@ -180,4 +180,11 @@ bool read_message_header(std::span<const std::byte> bytes, DecodeContext& c, std
   return true;
 }
 
+bool unrecognized_message(std::span<const std::byte> bytes, DecodeContext& c,
+                          MessageFamily family, std::uint8_t type) {
+  // RFC 5354 §3.12: "Unrecognized Message" echoes the whole message.
+  return c.fail(DecodeError::UnrecognizedMessage,
+                fmt::format("unknown {} message type 0x{:02x}", family.name, type), bytes);
+}
+
 }  // namespace rsp::wire::detail

@@ -223,6 +223,17 @@ TEST_CASE("an unknown message type is Unrecognized Message, echoing the whole me
 
   auto e = bytes({0x0b, 0x00, 0x00, 0x0c, 0, 0, 0, 1, 0, 0, 0, 2});
   CHECK(decode_enrp(e).error().code == DecodeError::UnrecognizedMessage);
+
+  // Both protocols number their types from 0x01 (RFC 5352 §2.1, RFC 5353 §2): 0x00 is unknown too.
+  auto a0 = decode_asap(bytes({0x00, 0x00, 0x00, 0x04}));
+  REQUIRE_FALSE(a0.has_value());
+  CHECK(a0.error().code == DecodeError::UnrecognizedMessage);
+  CHECK(a0.error().message == "unknown ASAP message type 0x00");
+  auto e0 = decode_enrp(bytes({0x00, 0x00, 0x00, 0x0c, 0, 0, 0, 1, 0, 0, 0, 2}));
+  REQUIRE_FALSE(e0.has_value());
+  CHECK(e0.error().code == DecodeError::UnrecognizedMessage);
+  CHECK(e0.error().message == "unknown ENRP message type 0x00");
+  CHECK(decode_enrp(e).error().message == "unknown ENRP message type 0x0b");
 }
 
 TEST_CASE("unknown parameter with upper bits 00: stop, discard, report nothing") {
