@@ -9,10 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <map>
-#include <set>
 
-#include "test_support.hpp"
+#include "endpoint_scenarios.hpp"
 
 using namespace rsp;
 using namespace rsp::transport;
@@ -20,17 +18,6 @@ using namespace rsp::transport::test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Bounds on waits, stretched by RSP_TEST_TIMEOUT_SCALE (scripts/vm-test.sh sets it: under
-// emulation on a busy host the guest runs many times slower). Only failing waits take longer.
-std::chrono::milliseconds bound(std::chrono::milliseconds limit) {
-  static const long scale = [] {
-    const char* env = std::getenv("RSP_TEST_TIMEOUT_SCALE");
-    const long v = env != nullptr ? std::atol(env) : 1;
-    return v >= 1 && v <= 100 ? v : 1;
-  }();
-  return limit * scale;
-}
 
 // The echo peer's port; EchoPeer::port waits 5 s per call, so ask again on a slow guest.
 std::uint16_t port_of(EchoPeer& peer) {
@@ -56,36 +43,6 @@ EndpointOptions kernel_options(bool listen = true) {
   return o;
 }
 
-struct Recorder {
-  std::vector<ReceivedMessage> messages;
-  std::vector<AssociationEvent> events;
-  std::vector<SendFailure> failures;
-  std::size_t writable = 0;
-  EndpointHandlers handlers() {
-    return {[this](ReceivedMessage&& m) { messages.push_back(std::move(m)); },
-            [this](const AssociationEvent& e) { events.push_back(e); },
-            [this](SendFailure&& f) { failures.push_back(std::move(f)); }, [this] { ++writable; }};
-  }
-  bool saw(AssociationEventKind kind) const {
-    for (const auto& e : events)
-      if (e.kind == kind) return true;
-    return false;
-  }
-  bool ended() const { return saw(AssociationEventKind::Lost) || saw(AssociationEventKind::ShutdownComplete); }
-};
-
-std::unique_ptr<Endpoint> open_kernel(boost::asio::io_context& io, const EndpointOptions& o) {
-  auto r = open_endpoint(io, o);
-  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
-  return std::move(r).value();
-}
-
-bool contains(const TransportAddress& a, const IpAddress& ip) {
-  for (const auto& x : a.addresses)
-    if (x == ip) return true;
-  return false;
-}
-
 // The VM's second interface (scripts/vm/init: dummy rsp0 with 10.99.0.1/24), if this host has it.
 bool have_address(const IpAddress& ip) {
   const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
@@ -103,7 +60,7 @@ TEST_CASE("kernel backend: without kernel SCTP, opening it fails as Unsupported,
   if (kernel_sctp_available()) {
     MESSAGE("this kernel has SCTP: the backend opens");
     boost::asio::io_context io;
-    auto ep = open_kernel(io, kernel_options());
+    auto ep = open_or_fail(io, kernel_options());
     CHECK(ep->backend() == Backend::Kernel);
     CHECK(ep->local_port() != 0);
     return;
@@ -117,65 +74,15 @@ TEST_CASE("kernel backend: without kernel SCTP, opening it fails as Unsupported,
 
 TEST_CASE("kernel backend: messages of 1 B to 200 KiB travel both ways with PPID, stream and flags intact") {
   if (!have_kernel_sctp()) return;
-  boost::asio::io_context io;
-  auto server = open_kernel(io, kernel_options());
-  auto client = open_kernel(io, kernel_options(false));
-  Recorder s, c;
-  server->set_handlers(s.handlers());
-  client->set_handlers(c.handlers());
-
-  // 65537 B and up arrive in pieces (the read buffer is 64 KiB) and are reassembled.
-  const std::vector<std::size_t> sizes{1, 2, 63, 64, 1000, 1452, 1453, 4096, 9000, 16384, 65535, 65536,
-                                       65537, 200 * 1024};
-  AssociationId id = 0;
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    const SendInfo info{static_cast<std::uint32_t>(1000 + i), static_cast<std::uint16_t>(i % 8), i % 2 == 1, {}};
-    auto r = client->send_to(loopback(server->local_port()), pattern(sizes[i], i), info);
-    REQUIRE_MESSAGE(r, (r ? std::string() : r.error().message));
-    if (i > 0) CHECK(*r == id);  // the implicitly set up association is reused
-    id = *r;
-  }
-  REQUIRE(run_until(io, [&] { return s.messages.size() == sizes.size(); }, bound(20s)));
-  std::map<std::uint32_t, const ReceivedMessage*> by_ppid;
-  for (const auto& m : s.messages) by_ppid[m.ppid] = &m;
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    const auto* m = by_ppid[static_cast<std::uint32_t>(1000 + i)];
-    REQUIRE(m != nullptr);
-    CHECK(m->payload == pattern(sizes[i], i));
-    CHECK(m->stream == i % 8);
-    CHECK(m->unordered == (i % 2 == 1));
-    CHECK(m->peer.port == client->local_port());
-    CHECK(contains(m->peer, IpAddress::v4(127, 0, 0, 1)));
-  }
-  const AssociationId server_side = s.messages.front().association;
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    REQUIRE(server->send(server_side, pattern(sizes[i], i + 7), SendInfo{static_cast<std::uint32_t>(i), 3, false, {}}));
-  }
-  REQUIRE(run_until(io, [&] { return c.messages.size() == sizes.size(); }, bound(20s)));
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    CHECK(c.messages[i].association == id);
-    CHECK(c.messages[i].ppid == i);
-    CHECK(c.messages[i].stream == 3);
-    CHECK(c.messages[i].payload == pattern(sizes[i], i + 7));
-  }
-  CHECK(c.saw(AssociationEventKind::Up));
-  CHECK(s.saw(AssociationEventKind::Up));
-  CHECK(client->connect(loopback(server->local_port())).value() == id);  // no second association
-  CHECK(client->associations() == std::vector<AssociationId>{id});
-  auto st = client->status(id);
-  REQUIRE(st.has_value());
-  CHECK(st->smoothed_rtt.has_value());
-  CHECK(st->outbound_streams == 16);
-  CHECK(st->inbound_streams == 16);
-  CHECK(st->peer.port == server->local_port());
+  scenarios::messages_travel_both_ways(kernel_options);
 }
 
 TEST_CASE("kernel backend: PPIDs are in network byte order on the wire (RFC 6458 §5.3.4)") {
   if (!have_kernel_sctp()) return;
   // A plain lksctp socket as the receiver shows the raw rcv_ppid the kernel got from the wire.
   boost::asio::io_context io;
-  auto server = open_kernel(io, kernel_options());
-  auto client = open_kernel(io, kernel_options(false));
+  auto server = open_or_fail(io, kernel_options());
+  auto client = open_or_fail(io, kernel_options(false));
   Recorder s;
   server->set_handlers(s.handlers());
   REQUIRE(client->send_to(loopback(server->local_port()), pattern(8), SendInfo{0x0000000b, 0, false, {}}));
@@ -185,46 +92,13 @@ TEST_CASE("kernel backend: PPIDs are in network byte order on the wire (RFC 6458
 
 TEST_CASE("kernel backend: one endpoint serves many associations at once") {
   if (!have_kernel_sctp()) return;
-  boost::asio::io_context io;
-  auto server = open_kernel(io, kernel_options());
-  std::set<AssociationId> seen;
-  std::size_t received = 0;
-  server->set_handlers({[&](ReceivedMessage&& m) {
-                          ++received;
-                          seen.insert(m.association);
-                          (void)server->send(m.association, m.payload, SendInfo{m.ppid, m.stream, false, {}});
-                        },
-                        {}, {}, {}});
-  constexpr std::size_t kClients = 40;
-  constexpr std::size_t kEach = 5;
-  std::vector<std::unique_ptr<Endpoint>> clients;
-  std::vector<std::size_t> echoed(kClients, 0);
-  for (std::size_t i = 0; i < kClients; ++i) {
-    clients.push_back(open_kernel(io, kernel_options(false)));
-    clients.back()->set_handlers({[&echoed, i](ReceivedMessage&& m) {
-                                    if (m.ppid == i) ++echoed[i];
-                                  },
-                                  {}, {}, {}});
-    for (std::size_t k = 0; k < kEach; ++k) {
-      auto r = clients.back()->send_to(loopback(server->local_port()), pattern(100 + k, i),
-                                       SendInfo{static_cast<std::uint32_t>(i), 0, false, {}});
-      REQUIRE_MESSAGE(r, (r ? std::string() : r.error().message));
-    }
-  }
-  REQUIRE(run_until(io, [&] {
-    for (auto n : echoed)
-      if (n != kEach) return false;
-    return true;
-  }, bound(30s)));
-  CHECK(received == kClients * kEach);
-  CHECK(seen.size() == kClients);
-  CHECK(server->associations().size() == kClients);
+  scenarios::one_endpoint_serves_many_associations(kernel_options);
 }
 
 TEST_CASE("kernel backend: a taken port is reported as AddressInUse") {
   if (!have_kernel_sctp()) return;
   boost::asio::io_context io;
-  auto ep = open_kernel(io, kernel_options());
+  auto ep = open_or_fail(io, kernel_options());
   REQUIRE(ep->local_port() != 0);
   auto o = kernel_options();
   o.port = ep->local_port();
@@ -235,86 +109,17 @@ TEST_CASE("kernel backend: a taken port is reported as AddressInUse") {
 
 TEST_CASE("kernel backend: an association nobody answers ends in CannotStart and returns the message") {
   if (!have_kernel_sctp()) return;
-  boost::asio::io_context io;
-  auto probe = open_kernel(io, kernel_options());
-  const std::uint16_t dead_port = probe->local_port();
-  probe->close();
-  auto client = open_kernel(io, kernel_options(false));
-  Recorder c;
-  client->set_handlers(c.handlers());
-  auto id = client->send_to(loopback(dead_port), pattern(10), SendInfo{5, 1, false, {}});
-  REQUIRE_MESSAGE(id, (id ? std::string() : id.error().message));
-  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::CannotStart) && !c.failures.empty(); }, bound(10s)));
-  CHECK(c.events.back().association == *id);
-  REQUIRE(c.failures.size() == 1);
-  CHECK(c.failures[0].association == *id);
-  CHECK(c.failures[0].payload == pattern(10));
-  CHECK(c.failures[0].info.ppid == 5);
-  CHECK(c.failures[0].info.stream == 1);
-  CHECK(client->associations().empty());
-  CHECK(client->send(*id, pattern(1), SendInfo{}).error().code == TransportErrc::NoSuchAssociation);
+  scenarios::unanswered_association_cannot_start(kernel_options);
 }
 
 TEST_CASE("kernel backend: shutdown completes on both sides, abort is seen as loss on both sides") {
   if (!have_kernel_sctp()) return;
-  boost::asio::io_context io;
-  auto server = open_kernel(io, kernel_options());
-  auto client = open_kernel(io, kernel_options(false));
-  Recorder s, c;
-  server->set_handlers(s.handlers());
-  client->set_handlers(c.handlers());
-
-  auto id = client->send_to(loopback(server->local_port()), pattern(32), SendInfo{});
-  REQUIRE(id);
-  REQUIRE(run_until(io, [&] { return s.messages.size() == 1 && c.saw(AssociationEventKind::Up); }, bound(5s)));
-  REQUIRE(client->shutdown(*id));
-  REQUIRE(run_until(io, [&] {
-    return c.saw(AssociationEventKind::ShutdownComplete) && s.saw(AssociationEventKind::ShutdownComplete);
-  }, bound(5s)));
-  CHECK(client->associations().empty());
-  CHECK(server->associations().empty());
-
-  s.events.clear();
-  c.events.clear();
-  auto id2 = client->connect(loopback(server->local_port()));
-  REQUIRE(id2);
-  CHECK(*id2 != *id);
-  REQUIRE(run_until(io, [&] { return s.saw(AssociationEventKind::Up) && c.saw(AssociationEventKind::Up); }, bound(5s)));
-  CHECK(c.events.back().association == *id2);
-  CHECK(c.events.back().outbound_streams == 16);
-  REQUIRE(server->abort(s.events.back().association));
-  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::Lost) && s.saw(AssociationEventKind::Lost); }, bound(5s)));
-  CHECK(client->send(*id2, pattern(1), SendInfo{}).error().code == TransportErrc::NoSuchAssociation);
+  scenarios::shutdown_and_abort_seen_on_both_sides(kernel_options);
 }
 
 TEST_CASE("kernel backend: handlers never run inside the caller's send, connect or close") {
   if (!have_kernel_sctp()) return;
-  boost::asio::io_context io;
-  auto server = open_kernel(io, kernel_options());
-  auto client = open_kernel(io, kernel_options(false));
-  bool inside = false;
-  std::size_t reentered = 0, calls = 0;
-  auto watch = [&] {
-    ++calls;
-    if (inside) ++reentered;
-  };
-  client->set_handlers({[&](ReceivedMessage&&) { watch(); }, [&](const AssociationEvent&) { watch(); },
-                        [&](SendFailure&&) { watch(); }, [&] { watch(); }});
-  server->set_handlers({[&](ReceivedMessage&& m) { (void)server->send(m.association, m.payload, SendInfo{}); },
-                        {}, {}, {}});
-  inside = true;
-  auto id = client->send_to(loopback(server->local_port()), pattern(10), SendInfo{});
-  inside = false;
-  REQUIRE(id);
-  REQUIRE(run_until(io, [&] { return calls >= 2; }, bound(5s)));  // Up and the echo
-  inside = true;
-  REQUIRE(client->send(*id, pattern(10), SendInfo{}));
-  client->close();  // no handler after close either
-  inside = false;
-  const std::size_t before = calls;
-  run_until(io, [] { return false; }, 300ms);
-  CHECK(reentered == 0);
-  CHECK(calls == before);
+  scenarios::handlers_never_run_inside_a_call(kernel_options);
 }
 
 TEST_CASE("kernel backend: a multi-homed endpoint binds every address and the peer learns them all") {
@@ -329,9 +134,9 @@ TEST_CASE("kernel backend: a multi-homed endpoint binds every address and the pe
   boost::asio::io_context io;
   auto o = kernel_options();
   o.local_addresses = {first, second};
-  auto server = open_kernel(io, o);
+  auto server = open_or_fail(io, o);
   CHECK(server->local_addresses().size() == 2);
-  auto client = open_kernel(io, kernel_options(false));
+  auto client = open_or_fail(io, kernel_options(false));
   Recorder s, c;
   server->set_handlers(s.handlers());
   client->set_handlers(c.handlers());
@@ -363,7 +168,7 @@ TEST_CASE("kernel backend: a peer process killed with SIGKILL ends the associati
   const std::uint16_t port = port_of(peer);
   REQUIRE(port != 0);
   boost::asio::io_context io;
-  auto client = open_kernel(io, kernel_options(false));
+  auto client = open_or_fail(io, kernel_options(false));
   Recorder c;
   client->set_handlers(c.handlers());
   auto id = client->send_to(loopback(port), pattern(100), SendInfo{7, 1, false, {}});
@@ -396,7 +201,7 @@ TEST_CASE("kernel backend: a frozen kernel peer keeps its association; a full wi
   o.send_buffer = 64 * 1024;
   o.parameters = fast_parameters();  // heartbeats every 200 ms, lost after 3 unanswered
   o.parameters.max_init_retransmissions = 10;
-  auto client = open_kernel(io, o);
+  auto client = open_or_fail(io, o);
   Recorder c;
   client->set_handlers(c.handlers());
   auto id = client->send_to(loopback(port), pattern(10), SendInfo{});
@@ -451,9 +256,9 @@ TEST_CASE("kernel backend: unacknowledged messages come back whole when the asso
   boost::asio::io_context server_io;  // never run after setup: the server never reads
   auto so = kernel_options();
   so.receive_buffer = 64 * 1024;
-  auto server = open_kernel(server_io, so);
+  auto server = open_or_fail(server_io, so);
   boost::asio::io_context client_io;
-  auto lone = open_kernel(client_io, kernel_options(false));
+  auto lone = open_or_fail(client_io, kernel_options(false));
   Recorder l;
   lone->set_handlers(l.handlers());
   auto lid = lone->connect(loopback(server->local_port()));
@@ -528,11 +333,11 @@ TEST_CASE("kernel backend: a kernel endpoint and a usrsctp endpoint talk over UD
   EndpointOptions uo;
   uo.backend = Backend::Udp;
   uo.remote_udp_port = 9899;  // where the kernel listens, for associations usrsctp starts
-  auto user = open_kernel(io, uo);
+  auto user = open_or_fail(io, uo);
   REQUIRE(user->backend() == Backend::Udp);
   auto ko = kernel_options();
   ko.remote_udp_port = user->local_port();
-  auto kernel = open_kernel(io, ko);
+  auto kernel = open_or_fail(io, ko);
   Recorder u, k;
   user->set_handlers(u.handlers());
   kernel->set_handlers(k.handlers());
@@ -557,7 +362,7 @@ TEST_CASE("kernel backend: a kernel endpoint and a usrsctp endpoint talk over UD
   CHECK(k.messages[0].ppid == 12);
 
   // usrsctp -> kernel: a second kernel endpoint, reached through the kernel's port 9899.
-  auto server = open_kernel(io, kernel_options());
+  auto server = open_or_fail(io, kernel_options());
   Recorder s;
   server->set_handlers(s.handlers());
   auto uid = user->send_to(loopback(server->local_port()), pattern(64, 3), SendInfo{13, 0, false, {}});

@@ -4,9 +4,11 @@
 #include <boost/asio/io_context.hpp>
 
 #include "rsp/transport/memory_network.hpp"
+#include "test_support.hpp"
 
 using namespace rsp;
 using namespace rsp::transport;
+using namespace rsp::transport::test;
 
 namespace {
 
@@ -22,24 +24,6 @@ void drain(boost::asio::io_context& io) {
   io.poll();
 }
 
-TransportAddress at(std::uint16_t port) {
-  TransportAddress a;
-  a.port = port;
-  a.addresses.push_back(IpAddress::v4(127, 0, 0, 1));
-  return a;
-}
-
-struct Recorder {
-  std::vector<ReceivedMessage> messages;
-  std::vector<AssociationEvent> events;
-  std::vector<SendFailure> failures;
-  EndpointHandlers handlers() {
-    return {[this](ReceivedMessage&& m) { messages.push_back(std::move(m)); },
-            [this](const AssociationEvent& e) { events.push_back(e); },
-            [this](SendFailure&& f) { failures.push_back(std::move(f)); }, {}};
-  }
-};
-
 }  // namespace
 
 TEST_CASE("memory network: send_to sets up an association and delivers with PPID and stream") {
@@ -54,7 +38,7 @@ TEST_CASE("memory network: send_to sets up an association and delivers with PPID
   client->set_handlers(c.handlers());
   CHECK(server->backend() == Backend::Memory);
 
-  auto id = client->send_to(at(server->local_port()), bytes("hello"), SendInfo{11, 3, true, {}});
+  auto id = client->send_to(loopback(server->local_port()), bytes("hello"), SendInfo{11, 3, true, {}});
   REQUIRE(id);
   CHECK(s.messages.empty());  // nothing happens inside the call
   drain(io);
@@ -83,7 +67,7 @@ TEST_CASE("memory network: connecting to a port nobody listens on reports Cannot
   auto client = net.open({}).value();
   Recorder c;
   client->set_handlers(c.handlers());
-  auto id = client->send_to(at(40000), bytes("x"), SendInfo{});
+  auto id = client->send_to(loopback(40000), bytes("x"), SendInfo{});
   REQUIRE(id);
   drain(io);
   REQUIRE(c.events.size() == 1);
@@ -101,7 +85,7 @@ TEST_CASE("memory network: a failed endpoint's peers see the association lost") 
   Recorder s, c;
   server->set_handlers(s.handlers());
   client->set_handlers(c.handlers());
-  auto id = client->connect(at(server->local_port())).value();
+  auto id = client->connect(loopback(server->local_port())).value();
   drain(io);
   net.fail(server->local_port());
   drain(io);
@@ -119,7 +103,7 @@ TEST_CASE("memory network: graceful shutdown delivers queued messages before Shu
   Recorder s, c;
   server->set_handlers(s.handlers());
   client->set_handlers(c.handlers());
-  auto id = client->connect(at(server->local_port())).value();
+  auto id = client->connect(loopback(server->local_port())).value();
   drain(io);
   REQUIRE(client->send(id, bytes("a"), SendInfo{}));
   REQUIRE(client->send(id, bytes("b"), SendInfo{}));
@@ -139,17 +123,17 @@ TEST_CASE("memory network: a disconnected pair loses its association and cannot 
   Recorder ra, rb;
   a->set_handlers(ra.handlers());
   b->set_handlers(rb.handlers());
-  (void)a->connect(at(b->local_port()));
+  (void)a->connect(loopback(b->local_port()));
   drain(io);
   net.disconnect(a->local_port(), b->local_port());
   drain(io);
   CHECK(ra.events.back().kind == AssociationEventKind::Lost);
   CHECK(rb.events.back().kind == AssociationEventKind::Lost);
-  (void)a->connect(at(b->local_port()));
+  (void)a->connect(loopback(b->local_port()));
   drain(io);
   CHECK(ra.events.back().kind == AssociationEventKind::CannotStart);
   net.reconnect(a->local_port(), b->local_port());
-  (void)a->connect(at(b->local_port()));
+  (void)a->connect(loopback(b->local_port()));
   drain(io);
   CHECK(ra.events.back().kind == AssociationEventKind::Up);
 }

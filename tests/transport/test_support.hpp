@@ -9,15 +9,56 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <doctest/doctest.h>
+
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "rsp/transport/endpoint.hpp"
 
 namespace rsp::transport::test {
+
+// Everything an endpoint reports, in order, through its handlers.
+struct Recorder {
+  std::vector<ReceivedMessage> messages;
+  std::vector<AssociationEvent> events;
+  std::vector<SendFailure> failures;
+  std::size_t writable = 0;
+  EndpointHandlers handlers() {
+    return {[this](ReceivedMessage&& m) { messages.push_back(std::move(m)); },
+            [this](const AssociationEvent& e) { events.push_back(e); },
+            [this](SendFailure&& f) { failures.push_back(std::move(f)); }, [this] { ++writable; }};
+  }
+  bool saw(AssociationEventKind kind) const {
+    for (const auto& e : events)
+      if (e.kind == kind) return true;
+    return false;
+  }
+  bool ended() const { return saw(AssociationEventKind::Lost) || saw(AssociationEventKind::ShutdownComplete); }
+};
+
+// An endpoint of a real backend; the test stops with the transport's message if it cannot open.
+inline std::unique_ptr<Endpoint> open_or_fail(boost::asio::io_context& io, const EndpointOptions& o) {
+  auto r = open_endpoint(io, o);
+  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
+  return std::move(r).value();
+}
+
+// Bounds on waits, stretched by RSP_TEST_TIMEOUT_SCALE (scripts/vm-test.sh sets it: under
+// emulation on a busy host the guest runs many times slower). Only failing waits take longer.
+inline std::chrono::milliseconds bound(std::chrono::milliseconds limit) {
+  static const long scale = [] {
+    const char* env = std::getenv("RSP_TEST_TIMEOUT_SCALE");
+    const long v = env != nullptr ? std::atol(env) : 1;
+    return v >= 1 && v <= 100 ? v : 1;
+  }();
+  return limit * scale;
+}
 
 // Runs the io_context until `done()` holds or `limit` passes; returns done().
 inline bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
@@ -37,6 +78,12 @@ inline TransportAddress loopback(std::uint16_t port) {
   a.port = port;
   a.addresses.push_back(IpAddress::v4(127, 0, 0, 1));
   return a;
+}
+
+inline bool contains(const TransportAddress& a, const IpAddress& ip) {
+  for (const auto& x : a.addresses)
+    if (x == ip) return true;
+  return false;
 }
 
 inline std::vector<std::byte> pattern(std::size_t size, std::size_t seed = 0) {

@@ -5,12 +5,10 @@
 #include <sys/socket.h>
 
 #include <cstdlib>
-#include <map>
-#include <set>
 
 #include <usrsctp.h>
 
-#include "test_support.hpp"
+#include "endpoint_scenarios.hpp"
 #include "transport/crc32c.hpp"
 
 using namespace rsp;
@@ -28,120 +26,34 @@ EndpointOptions udp_options(bool listen = true) {
   return o;
 }
 
-struct Recorder {
-  std::vector<ReceivedMessage> messages;
-  std::vector<AssociationEvent> events;
-  std::vector<SendFailure> failures;
-  EndpointHandlers handlers() {
-    return {[this](ReceivedMessage&& m) { messages.push_back(std::move(m)); },
-            [this](const AssociationEvent& e) { events.push_back(e); },
-            [this](SendFailure&& f) { failures.push_back(std::move(f)); }, {}};
-  }
-  bool saw(AssociationEventKind kind) const {
-    for (const auto& e : events)
-      if (e.kind == kind) return true;
-    return false;
-  }
-};
-
-std::unique_ptr<Endpoint> open_udp(boost::asio::io_context& io, const EndpointOptions& o) {
-  auto r = open_endpoint(io, o);
-  REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
-  return std::move(r).value();
-}
-
 }  // namespace
 
-TEST_CASE("udp backend: messages of 1 B to 64 KiB travel both ways with PPID, stream and flags intact") {
-  boost::asio::io_context io;
-  auto server = open_udp(io, udp_options());
-  auto client = open_udp(io, udp_options(false));
-  CHECK(server->backend() == Backend::Udp);
-  Recorder s, c;
-  server->set_handlers(s.handlers());
-  client->set_handlers(c.handlers());
+// The Endpoint contract every real backend passes (endpoint_scenarios.hpp; kernel_test.cpp runs
+// the same scenarios on lksctp).
 
-  const std::vector<std::size_t> sizes{1, 2, 63, 64, 1000, 1452, 1453, 4096, 9000, 16384, 65535, 65536};
-  AssociationId id = 0;
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    const SendInfo info{static_cast<std::uint32_t>(1000 + i), static_cast<std::uint16_t>(i % 8), i % 2 == 1, {}};
-    auto r = client->send_to(loopback(server->local_port()), pattern(sizes[i], i), info);
-    REQUIRE(r);
-    if (i > 0) CHECK(*r == id);  // the same association is reused
-    id = *r;
-  }
-  REQUIRE(run_until(io, [&] { return s.messages.size() == sizes.size(); }));
-  // Ordered messages on one stream arrive in order; check each by its PPID.
-  std::map<std::uint32_t, const ReceivedMessage*> by_ppid;
-  for (const auto& m : s.messages) by_ppid[m.ppid] = &m;
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    const auto* m = by_ppid[static_cast<std::uint32_t>(1000 + i)];
-    REQUIRE(m != nullptr);
-    CHECK(m->payload == pattern(sizes[i], i));
-    CHECK(m->stream == i % 8);
-    CHECK(m->unordered == (i % 2 == 1));
-    CHECK(m->peer.port == client->local_port());
-    REQUIRE(m->peer.addresses.size() == 1);
-    CHECK(m->peer.addresses[0] == IpAddress::v4(127, 0, 0, 1));
-  }
-  // And back on the association the server saw.
-  const AssociationId server_side = s.messages.front().association;
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    REQUIRE(server->send(server_side, pattern(sizes[i], i + 7), SendInfo{static_cast<std::uint32_t>(i), 0, false, {}}));
-  }
-  REQUIRE(run_until(io, [&] { return c.messages.size() == sizes.size(); }));
-  for (std::size_t i = 0; i < sizes.size(); ++i) {
-    CHECK(c.messages[i].association == id);
-    CHECK(c.messages[i].ppid == i);
-    CHECK(c.messages[i].payload == pattern(sizes[i], i + 7));
-  }
-  CHECK(c.saw(AssociationEventKind::Up));
-  CHECK(s.saw(AssociationEventKind::Up));
-  auto st = client->status(id);
-  REQUIRE(st.has_value());
-  CHECK(st->smoothed_rtt.has_value());
-  CHECK(st->outbound_streams == 16);
+TEST_CASE("udp backend: messages of 1 B to 200 KiB travel both ways with PPID, stream and flags intact") {
+  scenarios::messages_travel_both_ways(udp_options);
 }
 
 TEST_CASE("udp backend: one endpoint serves many associations at once") {
-  boost::asio::io_context io;
-  auto server = open_udp(io, udp_options());
-  std::set<AssociationId> seen;
-  std::size_t received = 0;
-  server->set_handlers({[&](ReceivedMessage&& m) {
-                          ++received;
-                          seen.insert(m.association);
-                          (void)server->send(m.association, m.payload, SendInfo{m.ppid, m.stream, false, {}});
-                        },
-                        {}, {}, {}});
-  constexpr std::size_t kClients = 40;
-  constexpr std::size_t kEach = 5;
-  std::vector<std::unique_ptr<Endpoint>> clients;
-  std::vector<std::size_t> echoed(kClients, 0);
-  for (std::size_t i = 0; i < kClients; ++i) {
-    clients.push_back(open_udp(io, udp_options(false)));
-    clients.back()->set_handlers({[&echoed, i](ReceivedMessage&& m) {
-                                    if (m.ppid == i) ++echoed[i];
-                                  },
-                                  {}, {}, {}});
-    for (std::size_t k = 0; k < kEach; ++k) {
-      REQUIRE(clients.back()->send_to(loopback(server->local_port()), pattern(100 + k, i),
-                                      SendInfo{static_cast<std::uint32_t>(i), 0, false, {}}));
-    }
-  }
-  REQUIRE(run_until(io, [&] {
-    for (auto n : echoed)
-      if (n != kEach) return false;
-    return true;
-  }, 10s));
-  CHECK(received == kClients * kEach);
-  CHECK(seen.size() == kClients);
-  CHECK(server->associations().size() == kClients);
+  scenarios::one_endpoint_serves_many_associations(udp_options);
+}
+
+TEST_CASE("udp backend: an association nobody answers ends in CannotStart and returns the message") {
+  scenarios::unanswered_association_cannot_start(udp_options);
+}
+
+TEST_CASE("udp backend: shutdown completes on both sides, abort is seen as loss on both sides") {
+  scenarios::shutdown_and_abort_seen_on_both_sides(udp_options);
+}
+
+TEST_CASE("udp backend: handlers never run inside the caller's send, connect or close") {
+  scenarios::handlers_never_run_inside_a_call(udp_options);
 }
 
 TEST_CASE("udp backend: a port-0 endpoint binds the same number for UDP and SCTP") {
   boost::asio::io_context io;
-  auto ep = open_udp(io, udp_options());
+  auto ep = open_or_fail(io, udp_options());
   const std::uint16_t port = ep->local_port();
   REQUIRE(port != 0);
   // The UDP port is really ours: binding it again fails.
@@ -159,61 +71,12 @@ TEST_CASE("udp backend: a port-0 endpoint binds the same number for UDP and SCTP
   CHECK(again.error().code == TransportErrc::AddressInUse);
 }
 
-TEST_CASE("udp backend: an association nobody answers ends in CannotStart and returns the message") {
-  boost::asio::io_context io;
-  // A port that is certainly closed: bind one, note it, close it.
-  auto probe = open_udp(io, udp_options());
-  const std::uint16_t dead_port = probe->local_port();
-  probe->close();
-  auto client = open_udp(io, udp_options(false));
-  Recorder c;
-  client->set_handlers(c.handlers());
-  auto id = client->send_to(loopback(dead_port), pattern(10), SendInfo{5, 0, false, {}});
-  REQUIRE(id);
-  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::CannotStart); }, 10s));
-  REQUIRE(c.failures.size() == 1);
-  CHECK(c.failures[0].payload == pattern(10));
-  CHECK(c.failures[0].info.ppid == 5);
-  CHECK(client->associations().empty());
-}
-
-TEST_CASE("udp backend: shutdown completes on both sides, abort is seen as loss on both sides") {
-  boost::asio::io_context io;
-  auto server = open_udp(io, udp_options());
-  auto client = open_udp(io, udp_options(false));
-  Recorder s, c;
-  server->set_handlers(s.handlers());
-  client->set_handlers(c.handlers());
-
-  auto id = client->send_to(loopback(server->local_port()), pattern(32), SendInfo{});
-  REQUIRE(id);
-  REQUIRE(run_until(io, [&] { return s.messages.size() == 1 && c.saw(AssociationEventKind::Up); }));
-  {
-    auto r = client->shutdown(*id);
-    REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message));
-  }
-  REQUIRE(run_until(io, [&] {
-    return c.saw(AssociationEventKind::ShutdownComplete) && s.saw(AssociationEventKind::ShutdownComplete);
-  }));
-  CHECK(client->associations().empty());
-  CHECK(server->associations().empty());
-
-  s.events.clear();
-  c.events.clear();
-  auto id2 = client->connect(loopback(server->local_port()));
-  REQUIRE(id2);
-  REQUIRE(run_until(io, [&] { return s.saw(AssociationEventKind::Up) && c.saw(AssociationEventKind::Up); }));
-  REQUIRE(server->abort(s.events.back().association));
-  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::Lost) && s.saw(AssociationEventKind::Lost); }));
-  CHECK(client->send(*id2, pattern(1), SendInfo{}).error().code == TransportErrc::NoSuchAssociation);
-}
-
 TEST_CASE("udp backend: loss of a peer process killed with SIGKILL is detected within seconds") {
   EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "udp", "--fast"});
   const std::uint16_t port = peer.port();
   REQUIRE(port != 0);
   boost::asio::io_context io;
-  auto client = open_udp(io, udp_options(false));
+  auto client = open_or_fail(io, udp_options(false));
   Recorder c;
   client->set_handlers(c.handlers());
   auto id = client->send_to(loopback(port), pattern(100), SendInfo{7, 1, false, {}});
@@ -235,7 +98,7 @@ TEST_CASE("udp backend: a frozen peer (SIGSTOP) is lost and unacknowledged messa
   const std::uint16_t port = peer.port();
   REQUIRE(port != 0);
   boost::asio::io_context io;
-  auto client = open_udp(io, udp_options(false));
+  auto client = open_or_fail(io, udp_options(false));
   Recorder c;
   client->set_handlers(c.handlers());
   auto id = client->send_to(loopback(port), pattern(10), SendInfo{});
@@ -298,10 +161,10 @@ TEST_CASE("udp backend: an SCTP packet's checksum is stored so that it verifies,
 
 TEST_CASE("udp backend: a full send buffer says WouldBlock, and on_writable follows once it drains") {
   boost::asio::io_context io;
-  auto server = open_udp(io, udp_options());
+  auto server = open_or_fail(io, udp_options());
   auto o = udp_options(false);
   o.send_buffer = 64 * 1024;
-  auto client = open_udp(io, o);
+  auto client = open_or_fail(io, o);
   Recorder s;
   server->set_handlers(s.handlers());
   bool writable = false;
@@ -327,8 +190,8 @@ TEST_CASE("udp backend: a full send buffer says WouldBlock, and on_writable foll
 
 TEST_CASE("udp backend: a dual-stack endpoint is reached over IPv6 loopback too") {
   boost::asio::io_context io;
-  auto server = open_udp(io, udp_options());
-  auto client = open_udp(io, udp_options(false));
+  auto server = open_or_fail(io, udp_options());
+  auto client = open_or_fail(io, udp_options(false));
   Recorder s, c;
   server->set_handlers(s.handlers());
   client->set_handlers(c.handlers());
@@ -349,11 +212,11 @@ TEST_CASE("udp backend: a dual-stack endpoint is reached over IPv6 loopback too"
 
 TEST_CASE("udp backend: a peer process restarted on the same port is reported as a Restart") {
   boost::asio::io_context io;
-  auto server = open_udp(io, udp_options());
+  auto server = open_or_fail(io, udp_options());
   Recorder s;
   server->set_handlers(s.handlers());
   // A port for the peer: taken from an endpoint that is closed again at once.
-  auto probe = open_udp(io, udp_options(false));
+  auto probe = open_or_fail(io, udp_options(false));
   const std::string peer_port = std::to_string(probe->local_port());
   probe->close();
   const std::vector<std::string> args{"--backend", "udp", "--fast", "--port", peer_port, "--to",
