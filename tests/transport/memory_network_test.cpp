@@ -24,18 +24,28 @@ void drain(boost::asio::io_context& io) {
   io.poll();
 }
 
+// A listening server and a client endpoint on one in-memory network, each with a Recorder.
+struct ServerAndClient {
+  boost::asio::io_context io;
+  MemoryNetwork net{io};
+  std::unique_ptr<Endpoint> server = net.open({}).value();
+  std::unique_ptr<Endpoint> client = net.open(client_options()).value();
+  Recorder s, c;
+
+  ServerAndClient() {
+    server->set_handlers(s.handlers());
+    client->set_handlers(c.handlers());
+  }
+  static EndpointOptions client_options() {
+    EndpointOptions o;
+    o.listen = false;
+    return o;
+  }
+};
+
 }  // namespace
 
-TEST_CASE("memory network: send_to sets up an association and delivers with PPID and stream") {
-  boost::asio::io_context io;
-  MemoryNetwork net(io);
-  auto server = net.open({}).value();
-  EndpointOptions client_options;
-  client_options.listen = false;
-  auto client = net.open(client_options).value();
-  Recorder s, c;
-  server->set_handlers(s.handlers());
-  client->set_handlers(c.handlers());
+TEST_CASE_FIXTURE(ServerAndClient, "memory network: send_to sets up an association and delivers with PPID and stream") {
   CHECK(server->backend() == Backend::Memory);
 
   auto id = client->send_to(loopback(server->local_port()), bytes("hello"), SendInfo{11, 3, true, {}});
@@ -77,14 +87,7 @@ TEST_CASE("memory network: connecting to a port nobody listens on reports Cannot
   CHECK(client->associations().empty());
 }
 
-TEST_CASE("memory network: a failed endpoint's peers see the association lost") {
-  boost::asio::io_context io;
-  MemoryNetwork net(io);
-  auto server = net.open({}).value();
-  auto client = net.open({}).value();
-  Recorder s, c;
-  server->set_handlers(s.handlers());
-  client->set_handlers(c.handlers());
+TEST_CASE_FIXTURE(ServerAndClient, "memory network: a failed endpoint's peers see the association lost") {
   auto id = client->connect(loopback(server->local_port())).value();
   drain(io);
   net.fail(server->local_port());
@@ -95,14 +98,7 @@ TEST_CASE("memory network: a failed endpoint's peers see the association lost") 
   CHECK(client->send(id, bytes("late"), SendInfo{}).error().code == TransportErrc::NoSuchAssociation);
 }
 
-TEST_CASE("memory network: graceful shutdown delivers queued messages before ShutdownComplete") {
-  boost::asio::io_context io;
-  MemoryNetwork net(io);
-  auto server = net.open({}).value();
-  auto client = net.open({}).value();
-  Recorder s, c;
-  server->set_handlers(s.handlers());
-  client->set_handlers(c.handlers());
+TEST_CASE_FIXTURE(ServerAndClient, "memory network: graceful shutdown delivers queued messages before ShutdownComplete") {
   auto id = client->connect(loopback(server->local_port())).value();
   drain(io);
   REQUIRE(client->send(id, bytes("a"), SendInfo{}));
@@ -115,25 +111,20 @@ TEST_CASE("memory network: graceful shutdown delivers queued messages before Shu
   CHECK(c.events.back().kind == AssociationEventKind::ShutdownComplete);
 }
 
-TEST_CASE("memory network: a disconnected pair loses its association and cannot reconnect until healed") {
-  boost::asio::io_context io;
-  MemoryNetwork net(io);
-  auto a = net.open({}).value();
-  auto b = net.open({}).value();
-  Recorder ra, rb;
-  a->set_handlers(ra.handlers());
-  b->set_handlers(rb.handlers());
-  (void)a->connect(loopback(b->local_port()));
+TEST_CASE_FIXTURE(ServerAndClient, "memory network: a disconnected pair loses its association and cannot reconnect until healed") {
+  const auto a = client->local_port();
+  const auto b = server->local_port();
+  (void)client->connect(loopback(b));
   drain(io);
-  net.disconnect(a->local_port(), b->local_port());
+  net.disconnect(a, b);
   drain(io);
-  CHECK(ra.events.back().kind == AssociationEventKind::Lost);
-  CHECK(rb.events.back().kind == AssociationEventKind::Lost);
-  (void)a->connect(loopback(b->local_port()));
+  CHECK(c.events.back().kind == AssociationEventKind::Lost);
+  CHECK(s.events.back().kind == AssociationEventKind::Lost);
+  (void)client->connect(loopback(b));
   drain(io);
-  CHECK(ra.events.back().kind == AssociationEventKind::CannotStart);
-  net.reconnect(a->local_port(), b->local_port());
-  (void)a->connect(loopback(b->local_port()));
+  CHECK(c.events.back().kind == AssociationEventKind::CannotStart);
+  net.reconnect(a, b);
+  (void)client->connect(loopback(b));
   drain(io);
-  CHECK(ra.events.back().kind == AssociationEventKind::Up);
+  CHECK(c.events.back().kind == AssociationEventKind::Up);
 }
