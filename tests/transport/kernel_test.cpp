@@ -19,13 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// The echo peer's port; EchoPeer::port waits 5 s per call, so ask again on a slow guest.
-std::uint16_t port_of(EchoPeer& peer) {
-  std::uint16_t port = 0;
-  for (auto left = bound(5s); port == 0 && left.count() > 0; left -= 5s) port = peer.port();
-  return port;
-}
-
 // True when the case can run; otherwise records why it was skipped.
 bool have_kernel_sctp() {
   if (kernel_sctp_available()) return true;
@@ -165,28 +158,20 @@ TEST_CASE("kernel backend: a multi-homed endpoint binds every address and the pe
 TEST_CASE("kernel backend: a peer process killed with SIGKILL ends the association") {
   if (!have_kernel_sctp()) return;
   EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "kernel", "--fast"});
-  const std::uint16_t port = port_of(peer);
-  REQUIRE(port != 0);
-  boost::asio::io_context io;
-  auto client = open_or_fail(io, kernel_options(false));
-  Recorder c;
-  client->set_handlers(c.handlers());
-  auto id = client->send_to(loopback(port), pattern(100), SendInfo{7, 1, false, {}});
-  REQUIRE(id);
-  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }, bound(10s)));
-  CHECK(c.messages[0].payload == pattern(100));
-  CHECK(c.messages[0].ppid == 7);
-  CHECK(c.messages[0].stream == 1);
+  AssociationWithPeer a(peer, kernel_options(false), pattern(100), SendInfo{7, 1, false, {}});
+  CHECK(a.c.messages[0].payload == pattern(100));
+  CHECK(a.c.messages[0].ppid == 7);
+  CHECK(a.c.messages[0].stream == 1);
 
   peer.signal(SIGKILL);
   const auto killed = std::chrono::steady_clock::now();
   // The peer's kernel closes its socket: SHUTDOWN (nothing unread) or ABORT (data unread),
   // RFC 6458 §3.1.6; either way the association ends at once, not after heartbeats.
-  REQUIRE(run_until(io, [&] { return c.ended(); }, bound(10s)));
+  REQUIRE(run_until(a.io, [&] { return a.c.ended(); }, bound(10s)));
   MESSAGE("end detected after ", std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::steady_clock::now() - killed).count(), " ms (",
-          to_string(c.events.back().kind), ")");
-  CHECK(client->associations().empty());
+          to_string(a.c.events.back().kind), ")");
+  CHECK(a.client->associations().empty());
 }
 
 TEST_CASE("kernel backend: a frozen kernel peer keeps its association; a full window gives WouldBlock, then on_writable") {
@@ -194,19 +179,11 @@ TEST_CASE("kernel backend: a frozen kernel peer keeps its association; a full wi
   // Unlike usrsctp, the SIGSTOPped peer's kernel still answers HEARTBEATs and SACKs until its
   // receive buffer is full; the sender then sees WouldBlock (RFC 4960 §6.1 zero window).
   EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "kernel", "--fast"});
-  const std::uint16_t port = port_of(peer);
-  REQUIRE(port != 0);
-  boost::asio::io_context io;
   auto o = kernel_options(false);
   o.send_buffer = 64 * 1024;
   o.parameters = fast_parameters();  // heartbeats every 200 ms, lost after 3 unanswered
   o.parameters.max_init_retransmissions = 10;
-  auto client = open_or_fail(io, o);
-  Recorder c;
-  client->set_handlers(c.handlers());
-  auto id = client->send_to(loopback(port), pattern(10), SendInfo{});
-  REQUIRE(id);
-  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }, bound(10s)));
+  AssociationWithPeer a(peer, o, pattern(10));
 
   peer.signal(SIGSTOP);
   // Send whenever there is room until the peer's receive window is shut: a WouldBlock that no
@@ -214,40 +191,40 @@ TEST_CASE("kernel backend: a frozen kernel peer keeps its association; a full wi
   std::size_t sent = 0;
   bool window_shut = false;
   while (!window_shut && sent < 4000) {
-    auto r = client->send(*id, pattern(16384, sent), SendInfo{1, 0, false, {}});
+    auto r = a.client->send(a.id, pattern(16384, sent), SendInfo{1, 0, false, {}});
     if (r) {
       ++sent;
       continue;
     }
     REQUIRE(r.error().code == TransportErrc::WouldBlock);
-    const std::size_t before = c.writable;
-    window_shut = !run_until(io, [&] { return c.writable > before; }, 1s);
+    const std::size_t before = a.c.writable;
+    window_shut = !run_until(a.io, [&] { return a.c.writable > before; }, 1s);
   }
   REQUIRE(window_shut);
   MESSAGE(sent, " messages of 16 KiB accepted before the frozen peer's window shut");
   // Two more seconds frozen (ten heartbeat intervals): the peer's kernel still answers.
-  run_until(io, [] { return false; }, 2s);
-  CHECK_FALSE(c.ended());
-  CHECK(client->associations().size() == 1);
-  auto st = client->status(*id);
+  run_until(a.io, [] { return false; }, 2s);
+  CHECK_FALSE(a.c.ended());
+  CHECK(a.client->associations().size() == 1);
+  auto st = a.client->status(a.id);
   REQUIRE(st.has_value());
   CHECK(st->unacknowledged_chunks > 0);
 
   // Blocked now (if a late SACK made room, fill it again), then thawed: on_writable follows.
   bool blocked = false;
   for (std::size_t i = 0; i < 4000 && !blocked; ++i) {
-    auto r = client->send(*id, pattern(16384, sent), SendInfo{1, 0, false, {}});
+    auto r = a.client->send(a.id, pattern(16384, sent), SendInfo{1, 0, false, {}});
     if (r) ++sent;
     blocked = !r && r.error().code == TransportErrc::WouldBlock;
   }
   REQUIRE(blocked);
-  const std::size_t writable_before = c.writable;
-  const std::size_t echoes_before = c.messages.size();
+  const std::size_t writable_before = a.c.writable;
+  const std::size_t echoes_before = a.c.messages.size();
   peer.signal(SIGCONT);
-  REQUIRE(run_until(io, [&] { return c.writable > writable_before; }, bound(20s)));
-  REQUIRE(run_until(io, [&] { return c.messages.size() > echoes_before; }, bound(20s)));
-  CHECK(c.messages.back().payload.size() == 16384);
-  CHECK(client->send(*id, pattern(100), SendInfo{2, 0, false, {}}).has_value());
+  REQUIRE(run_until(a.io, [&] { return a.c.writable > writable_before; }, bound(20s)));
+  REQUIRE(run_until(a.io, [&] { return a.c.messages.size() > echoes_before; }, bound(20s)));
+  CHECK(a.c.messages.back().payload.size() == 16384);
+  CHECK(a.client->send(a.id, pattern(100), SendInfo{2, 0, false, {}}).has_value());
 }
 
 TEST_CASE("kernel backend: unacknowledged messages come back whole when the association is aborted") {

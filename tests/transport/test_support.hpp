@@ -141,10 +141,10 @@ class EchoPeer {
   EchoPeer& operator=(const EchoPeer&) = delete;
 
   // The first line the child prints ("port P backend B" in echo mode, "ok N backend B" in
-  // client mode), or "" if none came within 5 s.
+  // client mode), or "" if none came within bound(5 s).
   std::string line() {
     std::string line;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    const auto deadline = std::chrono::steady_clock::now() + bound(std::chrono::seconds(5));
     while (line.find('\n') == std::string::npos) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return {};
@@ -158,7 +158,7 @@ class EchoPeer {
     return line;
   }
 
-  // The port from the child's "port P backend B" line, or 0 if it did not come within 5 s.
+  // The port from the child's "port P backend B" line, or 0 if it did not come in time.
   std::uint16_t port() {
     const std::string line = this->line();
     unsigned port = 0;
@@ -170,6 +170,27 @@ class EchoPeer {
  private:
   pid_t pid_ = -1;
   int out_ = -1;
+};
+
+// A client endpoint whose association with a transport_peer echo process is up and proven:
+// `first` was sent and its echo is c.messages[0]. For the tests that then kill or freeze the peer.
+struct AssociationWithPeer {
+  boost::asio::io_context io;
+  std::unique_ptr<Endpoint> client;
+  Recorder c;
+  AssociationId id = 0;
+
+  AssociationWithPeer(EchoPeer& peer, const EndpointOptions& options, const std::vector<std::byte>& first,
+                      const SendInfo& info = {}) {
+    const std::uint16_t port = peer.port();
+    REQUIRE(port != 0);
+    client = open_or_fail(io, options);
+    client->set_handlers(c.handlers());
+    auto r = client->send_to(loopback(port), first, info);
+    REQUIRE_MESSAGE(r, (r ? std::string() : r.error().message));
+    id = *r;
+    REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }, bound(std::chrono::seconds(10))));
+  }
 };
 
 }  // namespace rsp::transport::test

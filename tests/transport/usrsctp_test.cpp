@@ -73,50 +73,34 @@ TEST_CASE("udp backend: a port-0 endpoint binds the same number for UDP and SCTP
 
 TEST_CASE("udp backend: loss of a peer process killed with SIGKILL is detected within seconds") {
   EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "udp", "--fast"});
-  const std::uint16_t port = peer.port();
-  REQUIRE(port != 0);
-  boost::asio::io_context io;
-  auto client = open_or_fail(io, udp_options(false));
-  Recorder c;
-  client->set_handlers(c.handlers());
-  auto id = client->send_to(loopback(port), pattern(100), SendInfo{7, 1, false, {}});
-  REQUIRE(id);
-  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }));
-  CHECK(c.messages[0].payload == pattern(100));
-  CHECK(c.messages[0].ppid == 7);
+  AssociationWithPeer a(peer, udp_options(false), pattern(100), SendInfo{7, 1, false, {}});
+  CHECK(a.c.messages[0].payload == pattern(100));
+  CHECK(a.c.messages[0].ppid == 7);
 
   peer.signal(SIGKILL);
   const auto killed = std::chrono::steady_clock::now();
-  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::Lost); }, 10s));
+  REQUIRE(run_until(a.io, [&] { return a.c.saw(AssociationEventKind::Lost); }, 10s));
   MESSAGE("loss detected after ", std::chrono::duration_cast<std::chrono::milliseconds>(
                                        std::chrono::steady_clock::now() - killed).count(), " ms");
-  CHECK(client->associations().empty());
+  CHECK(a.client->associations().empty());
 }
 
 TEST_CASE("udp backend: a frozen peer (SIGSTOP) is lost and unacknowledged messages come back whole") {
   EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "udp", "--fast"});
-  const std::uint16_t port = peer.port();
-  REQUIRE(port != 0);
-  boost::asio::io_context io;
-  auto client = open_or_fail(io, udp_options(false));
-  Recorder c;
-  client->set_handlers(c.handlers());
-  auto id = client->send_to(loopback(port), pattern(10), SendInfo{});
-  REQUIRE(id);
-  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }));
+  AssociationWithPeer a(peer, udp_options(false), pattern(10));
 
   peer.signal(SIGSTOP);
   const std::vector<std::size_t> sizes{1, 3000, 65536, 20};
   for (std::size_t i = 0; i < sizes.size(); ++i) {
-    REQUIRE(client->send(*id, pattern(sizes[i], i), SendInfo{static_cast<std::uint32_t>(100 + i), 2, false, {}}));
+    REQUIRE(a.client->send(a.id, pattern(sizes[i], i), SendInfo{static_cast<std::uint32_t>(100 + i), 2, false, {}}));
   }
-  REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::Lost); }, 10s));
-  REQUIRE(c.failures.size() == sizes.size());
+  REQUIRE(run_until(a.io, [&] { return a.c.saw(AssociationEventKind::Lost); }, 10s));
+  REQUIRE(a.c.failures.size() == sizes.size());
   for (std::size_t i = 0; i < sizes.size(); ++i) {
-    CHECK(c.failures[i].association == *id);
-    CHECK(c.failures[i].info.ppid == 100 + i);
-    CHECK(c.failures[i].info.stream == 2);
-    CHECK(c.failures[i].payload == pattern(sizes[i], i));
+    CHECK(a.c.failures[i].association == a.id);
+    CHECK(a.c.failures[i].info.ppid == 100 + i);
+    CHECK(a.c.failures[i].info.stream == 2);
+    CHECK(a.c.failures[i].payload == pattern(sizes[i], i));
   }
 }
 
