@@ -1,56 +1,26 @@
 // Encode and decode of the two messages of issue 2's target: a REGISTRATION with one SCTP
 // transport of two addresses, and a HANDLE_RESOLUTION_RESPONSE with 3 PEs. Heap allocations
-// are counted by a replaced global operator new and reported per iteration ("allocs").
+// are counted by tests/wire's allocation counter (a replaced global operator new) and reported
+// per iteration ("allocs"). The messages are samples.hpp's, which test_wire_allocations checks.
 #include <benchmark/benchmark.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
+#include "allocation_counter.hpp"
 #include "rsp/wire/codec.hpp"
 #include "samples.hpp"
-
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-}  // namespace
-
-// The replacements pair malloc with free; g++ 12 cannot see that through inlining.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t size) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 using namespace rsp;
 using namespace rsp::wire;
 
 namespace {
 
-AsapMessage registration() {
-  PoolElement pe = samples::pool_element();
-  pe.asap_transport.reset();  // one SCTP transport of two addresses, as the target says
-  return asap::Registration{PoolHandle("EchoPool"), pe};
-}
-
-AsapMessage resolution_response() {
-  std::vector<PoolElement> pes;
-  for (PoolElementId i = 1; i <= 3; ++i) pes.push_back(samples::pool_element(i));
-  return asap::HandleResolutionResponse{PoolHandle("EchoPool"), std::nullopt, pes, std::nullopt};
-}
-
 // Runs `op` per iteration, reports heap allocations per iteration as counter "allocs".
 template <typename Op>
 void run(benchmark::State& state, std::size_t bytes, Op op) {
-  const auto before = g_allocations.load();
-  for (auto _ : state) op();
-  const auto allocations = g_allocations.load() - before;
+  const auto counted = allocation_counter::during([&] {
+    for (auto _ : state) op();
+  });
   state.counters["allocs"] = benchmark::Counter(
-      static_cast<double>(allocations) / static_cast<double>(state.iterations()));
+      static_cast<double>(counted.allocations) / static_cast<double>(state.iterations()));
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes));
 }
@@ -75,13 +45,17 @@ void encode_into(benchmark::State& state, const AsapMessage& message) {
   });
 }
 
-void BM_DecodeRegistration(benchmark::State& state) { decode(state, registration()); }
-void BM_EncodeRegistration(benchmark::State& state) { encode_into(state, registration()); }
+void BM_DecodeRegistration(benchmark::State& state) {
+  decode(state, samples::registration_with_one_transport());
+}
+void BM_EncodeRegistration(benchmark::State& state) {
+  encode_into(state, samples::registration_with_one_transport());
+}
 void BM_DecodeHandleResolutionResponse3(benchmark::State& state) {
-  decode(state, resolution_response());
+  decode(state, samples::resolution_response_with_3_pes());
 }
 void BM_EncodeHandleResolutionResponse3(benchmark::State& state) {
-  encode_into(state, resolution_response());
+  encode_into(state, samples::resolution_response_with_3_pes());
 }
 
 }  // namespace

@@ -131,6 +131,21 @@ inline ServerInformation server_information(RegistrarId id) {
   return ServerInformation{id, sctp(9901, {IpAddress::v4(10, 0, 0, 9), v6_sample()})};
 }
 
+// Issue 2's two messages, measured by bench/wire and checked by test_wire_allocations: a
+// REGISTRATION whose PE has one SCTP transport of two IPv4 addresses (no ASAP transport; 72
+// bytes), and a HANDLE_RESOLUTION_RESPONSE with 3 PEs (232 bytes).
+inline AsapMessage registration_with_one_transport() {
+  PoolElement pe = pool_element();
+  pe.asap_transport.reset();
+  return asap::Registration{PoolHandle("EchoPool"), pe};
+}
+
+inline AsapMessage resolution_response_with_3_pes() {
+  std::vector<PoolElement> pes;
+  for (PoolElementId i = 1; i <= 3; ++i) pes.push_back(pool_element(i));
+  return asap::HandleResolutionResponse{PoolHandle("EchoPool"), std::nullopt, pes, std::nullopt};
+}
+
 inline std::vector<AsapMessage> all_asap() {
   const PoolHandle ph("EchoPool");
   std::vector<AsapMessage> v;
