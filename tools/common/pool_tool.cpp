@@ -1,6 +1,7 @@
 // Shared pieces of the pool tools; see pool_tool.hpp.
 #include "pool_tool.hpp"
 
+#include <sys/select.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -172,6 +174,29 @@ std::string format_addresses(const TransportAddress& t) {
   }
   if (out.empty()) out = "*";
   return out + ":" + std::to_string(t.port);
+}
+
+std::string format_id(std::uint32_t id) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", id);
+  return buf;
+}
+
+bool write_all(int fd, std::span<const std::byte> data) {
+  while (!data.empty()) {
+    const auto n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      fd_set set;
+      FD_ZERO(&set);
+      FD_SET(fd, &set);
+      ::select(fd + 1, nullptr, &set, nullptr, nullptr);
+      continue;
+    }
+    if (n <= 0) return false;
+    data = data.subspan(static_cast<std::size_t>(n));
+  }
+  return true;
 }
 
 std::optional<ListenAddress> parse_listen(std::string_view text, std::string* error) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,11 @@ CLI::Validator listen_validator();
 // "sctp" "tcp" "udp" ...
 std::string_view protocol_name(TransportProtocol p);
 std::string format_addresses(const TransportAddress& t);     // "127.0.0.1,10.0.0.1:4711"
+std::string format_id(std::uint32_t id);                     // "0x11223344" (PE, registrar ids)
+
+// Writes all of `data` to `fd` (the data tools' stdout), waiting while a non-blocking descriptor
+// is full; false with errno set on failure.
+bool write_all(int fd, std::span<const std::byte> data);
 
 // Diagnostics on stderr, one line each, prefixed with the program name. Status lines (progress)
 // only when stderr is a terminal.

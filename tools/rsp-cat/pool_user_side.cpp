@@ -16,12 +16,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-std::string hex(std::uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%08x", v);
-  return buf;
-}
-
 // "3, 5-9, 12"
 std::string ranges(const std::set<asap::MessageSeq>& seqs) {
   std::string out;
@@ -147,7 +141,7 @@ class PoolUserSide {
     switch (e.kind) {
       case K::FailoverNecessary:
         had_pe_ = true;
-        log_.error(fmt::format("pool element {} of '{}' lost ({}); failing over", r.from ? hex(*r.from) : "?", o_.pool,
+        log_.error(fmt::format("pool element {} of '{}' lost ({}); failing over", r.from ? format_id(*r.from) : "?", o_.pool,
                                e.error ? describe(*e.error) : "association lost"));
         break;
       case K::FailoverComplete:
@@ -158,7 +152,7 @@ class PoolUserSide {
         for (auto s : r.resent) maybe_lost_.erase(s);  // going to the new PE after all
         maybe_lost_.insert(lost.begin(), lost.end());
         std::string text = e.kind == K::FailoverComplete
-                               ? fmt::format("failed over to pool element {}", r.to ? hex(*r.to) : "?")
+                               ? fmt::format("failed over to pool element {}", r.to ? format_id(*r.to) : "?")
                                : std::string("late report from the lost pool element");
         if (!lost.empty()) text += fmt::format("; messages {} may not have been delivered", ranges(lost));
         if (!r.resent.empty()) text += fmt::format("; resent {}", ranges({r.resent.begin(), r.resent.end()}));
@@ -203,7 +197,7 @@ class PoolUserSide {
     const auto st = pu_.session_status(session_);
     if (st && st->state == asap::SessionState::Connected && st->pool_element) {
       had_pe_ = true;
-      const std::string text = fmt::format("connected to {} at {}", hex(st->pool_element->id),
+      const std::string text = fmt::format("connected to {} at {}", format_id(st->pool_element->id),
                                            format_addresses(st->pool_element->user_transport));
       if (log_.verbosity() >= 1) log_.info(text);
       else log_.status(text);

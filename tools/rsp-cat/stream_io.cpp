@@ -44,23 +44,6 @@ void Framer::finish(const std::function<void(std::span<const std::byte>)>& emit)
   pending_.clear();
 }
 
-bool write_all(int fd, std::span<const std::byte> data) {
-  while (!data.empty()) {
-    const auto n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) {
-      fd_set set;
-      FD_ZERO(&set);
-      FD_SET(fd, &set);
-      ::select(fd + 1, nullptr, &set, nullptr, nullptr);
-      continue;
-    }
-    if (n <= 0) return false;
-    data = data.subspan(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 // ---- FdReader ----
 
 struct FdReader::Impl : std::enable_shared_from_this<Impl> {

@@ -1,6 +1,7 @@
 // Byte streams for rsp-cat: reading a file descriptor on the io_context with pause/resume
 // (pipes, terminals, sockets through asio; regular files by plain reads), cutting the bytes into
-// messages (lines or raw chunks), and writing whole buffers to a descriptor.
+// messages (lines or raw chunks), and writing to a descriptor in order (write_all, for a blocking
+// write of everything, is pool_tool.hpp's).
 #pragma once
 
 #include <cstddef>
@@ -61,8 +62,5 @@ class FdWriter {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
-
-// Blocking write of everything (stdout of the PU side); false with errno set on failure.
-bool write_all(int fd, std::span<const std::byte> data);
 
 }  // namespace rsp::tools::cat

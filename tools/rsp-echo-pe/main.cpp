@@ -54,16 +54,16 @@ class EchoElement {
       return exit_code_for(created.error().code);
     }
     pe_ = std::move(*created);
-    log_.info("pool element " + hex(pe_->id()) + " for '" + o_.pool + "' serving on " +
+    log_.info("pool element " + format_id(pe_->id()) + " for '" + o_.pool + "' serving on " +
               format_addresses(pe_->user_transport()) + ", policy " + format_policy(pe_->policy()));
     return exit_code::ok;
   }
 
   void stop(int code) {
     if (!pe_) return runner_.finish(code);
-    log_.info("deregistering " + hex(pe_->id()));
+    log_.info("deregistering " + format_id(pe_->id()));
     pe_->deregister([this, code](asap::AsapResult<void> r) {
-      if (!r) log_.error("deregistration of " + hex(pe_->id()) + " failed: " + describe(r.error()));
+      if (!r) log_.error("deregistration of " + format_id(pe_->id()) + " failed: " + describe(r.error()));
       runner_.finish(code);
     });
   }
@@ -71,18 +71,12 @@ class EchoElement {
   bool registered() const { return pe_ && pe_->registered(); }
 
  private:
-  static std::string hex(PoolElementId id) {
-    char buf[16];
-    std::snprintf(buf, sizeof buf, "0x%08x", id);
-    return buf;
-  }
-
   void on_event(const asap::PoolElementEvent& e) {
     using K = asap::PoolElementEventKind;
     const std::string where = e.registrar_address ? " at " + asap::format_transport_address(*e.registrar_address) : "";
     switch (e.kind) {
       case K::Registered:
-        log_.info("registered " + hex(pe_->id()) + " in '" + o_.pool + "'" + where);
+        log_.info("registered " + format_id(pe_->id()) + " in '" + o_.pool + "'" + where);
         break;
       case K::Reregistered: log_.debug("re-registered" + where); break;
       case K::RegistrationFailed:
@@ -148,7 +142,7 @@ class EchoElement {
     ++replies_;
     if (o_.cookie) {
       // RFC 5352 §3.9: state for the PE the user may fail over to.
-      const std::string cookie = "rsp-echo-pe " + hex(pe_->id()) + " echoed=" + std::to_string(replies_);
+      const std::string cookie = "rsp-echo-pe " + format_id(pe_->id()) + " echoed=" + std::to_string(replies_);
       (void)pe_->send_cookie(d.session, std::as_bytes(std::span(cookie.data(), cookie.size())));
     }
     if (o_.fail_after != 0 && replies_ == o_.fail_after) {

@@ -36,12 +36,6 @@ struct Options {
   std::string status_socket;
 };
 
-std::string hex(std::uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%08x", v);
-  return buf;
-}
-
 nlohmann::ordered_json transport_json(const TransportAddress& t) {
   nlohmann::ordered_json j;
   j["protocol"] = protocol_name(t.protocol);
@@ -59,9 +53,9 @@ nlohmann::ordered_json element_json(const std::string& pool, const wire::PoolEle
   nlohmann::ordered_json j;
   j["pool"] = pool;
   j["id"] = pe.id;
-  j["id_hex"] = hex(pe.id);
+  j["id_hex"] = format_id(pe.id);
   j["home_registrar"] = pe.home_registrar_id;
-  j["home_registrar_hex"] = hex(pe.home_registrar_id);
+  j["home_registrar_hex"] = format_id(pe.home_registrar_id);
   j["transport"] = transport_json(pe.user_transport);
   nlohmann::ordered_json p;
   p["name"] = handlespace::policy_name(pe.policy.type);
@@ -81,13 +75,13 @@ nlohmann::ordered_json element_json(const std::string& pool, const wire::PoolEle
 std::string format_element(const std::string& fmt, const std::string& pool, const wire::PoolElement& pe) {
   const auto& t = pe.user_transport;
   std::map<std::string, std::string> f{
-      {"id", std::to_string(pe.id)}, {"id_hex", hex(pe.id)}, {"pool", pool},
+      {"id", std::to_string(pe.id)}, {"id_hex", format_id(pe.id)}, {"pool", pool},
       {"protocol", std::string(protocol_name(t.protocol))},
       {"address", t.addresses.empty() ? "*" : asap::format_ip_address(t.addresses[0])},
       {"port", std::to_string(t.port)}, {"transport", format_addresses(t)},
       {"policy", format_policy(pe.policy)}, {"weight", std::to_string(pe.policy.weight)},
       {"priority", std::to_string(pe.policy.priority)},
-      {"load", std::to_string(load_fraction(pe.policy.load))}, {"home", hex(pe.home_registrar_id)},
+      {"load", std::to_string(load_fraction(pe.policy.load))}, {"home", format_id(pe.home_registrar_id)},
       {"life", std::to_string(pe.registration_life.count()) + "ms"}};
   std::string addresses;
   for (const auto& a : t.addresses) addresses += (addresses.empty() ? "" : ",") + asap::format_ip_address(a);
@@ -117,8 +111,8 @@ std::string table(const std::string& pool, const std::vector<wire::PoolElement>&
   std::string out = fmt::format("{:<10}  {:<5}  {:<28}  {:<24}  {:<10}  {}\n", "ID", "PROTO", "ADDRESS",
                                 "POLICY", "HOME", "LIFE");
   for (const auto& pe : elements) {
-    out += fmt::format("{:<10}  {:<5}  {:<28}  {:<24}  {:<10}  {}\n", hex(pe.id), protocol_name(pe.user_transport.protocol),
-                       format_addresses(pe.user_transport), format_policy(pe.policy), hex(pe.home_registrar_id),
+    out += fmt::format("{:<10}  {:<5}  {:<28}  {:<24}  {:<10}  {}\n", format_id(pe.id), protocol_name(pe.user_transport.protocol),
+                       format_addresses(pe.user_transport), format_policy(pe.policy), format_id(pe.home_registrar_id),
                        format_duration(pe.registration_life));
   }
   (void)pool;
@@ -263,7 +257,7 @@ class Resolver {
       } else if (!o_.format.empty()) {
         out += std::string(event == "added" ? "+" : event == "removed" ? "-" : "~") + " " + format_element(o_.format, o_.pool, pe) + "\n";
       } else {
-        out += fmt::format("{} {}  {}  {}  {}\n", event == "added" ? "+" : event == "removed" ? "-" : "~", hex(pe.id),
+        out += fmt::format("{} {}  {}  {}  {}\n", event == "added" ? "+" : event == "removed" ? "-" : "~", format_id(pe.id),
                            protocol_name(pe.user_transport.protocol), format_addresses(pe.user_transport), format_policy(pe.policy));
       }
     };

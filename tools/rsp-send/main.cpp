@@ -29,12 +29,6 @@ struct Options {
   bool no_failover = false;
 };
 
-std::string hex(std::uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%08x", v);
-  return buf;
-}
-
 std::string base64(std::span<const std::byte> data) {
   static constexpr char k[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
@@ -52,16 +46,6 @@ std::string base64(std::span<const std::byte> data) {
     out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
   }
   return out;
-}
-
-bool write_all(int fd, std::span<const std::byte> data) {
-  while (!data.empty()) {
-    const auto n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data = data.subspan(static_cast<std::size_t>(n));
-  }
-  return true;
 }
 
 class Sender {
@@ -102,7 +86,7 @@ class Sender {
   void wait_handed_over() {
     const auto st = pu_.session_status(session_);
     if (st && st->state == asap::SessionState::Connected && st->queued == 0) {
-      log_.info("message " + std::to_string(seq_) + " handed to " + (st->pool_element ? hex(st->pool_element->id) : "?"));
+      log_.info("message " + std::to_string(seq_) + " handed to " + (st->pool_element ? format_id(st->pool_element->id) : "?"));
       (void)pu_.close_session(session_);
       done_timer_.start(milliseconds(200), [this] { runner_.finish(exit_code::ok); });
       return;
@@ -113,7 +97,7 @@ class Sender {
   void arm_reply_timer() {
     reply_timer_.start(reply_timeout_, [this] {
       const auto st = pu_.session_status(session_);
-      const std::string pe = st && st->pool_element ? hex(st->pool_element->id) : "no pool element";
+      const std::string pe = st && st->pool_element ? format_id(st->pool_element->id) : "no pool element";
       log_.info(pe + " did not answer within " + format_duration(reply_timeout_) + "; reporting it unreachable");
       if (++tried_ >= o_.attempts) return exhausted();
       (void)pu_.report_failure(session_);
@@ -131,10 +115,10 @@ class Sender {
     switch (e.kind) {
       case K::FailoverNecessary:
         log_.info(fmt::format("pool element {} lost ({}); failing over",
-                              e.report.from ? hex(*e.report.from) : "?", e.error ? describe(*e.error) : "transport"));
+                              e.report.from ? format_id(*e.report.from) : "?", e.error ? describe(*e.error) : "transport"));
         break;
       case K::FailoverComplete: {
-        log_.info("failed over to " + (e.report.to ? hex(*e.report.to) : std::string("?")));
+        log_.info("failed over to " + (e.report.to ? format_id(*e.report.to) : std::string("?")));
         bool resend = false;
         for (const auto& r : e.report.unconfirmed) resend |= seq_ >= r.first && seq_ <= r.last;
         if (std::find(e.report.dropped.begin(), e.report.dropped.end(), seq_) != e.report.dropped.end()) {
@@ -145,7 +129,7 @@ class Sender {
           resend = true;
         }
         if (resend && !o_.no_reply) {
-          log_.info("resending the message to " + (e.report.to ? hex(*e.report.to) : std::string("?")));
+          log_.info("resending the message to " + (e.report.to ? format_id(*e.report.to) : std::string("?")));
           send();
         }
         break;
@@ -176,13 +160,13 @@ class Sender {
     if (runner_.finished() || o_.no_reply) return;
     reply_timer_.cancel();
     const auto rtt = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent_at_).count();
-    log_.info(fmt::format("reply from {} ({} bytes, {:.2f} ms)", hex(d.pool_element), d.payload.size(), rtt));
+    log_.info(fmt::format("reply from {} ({} bytes, {:.2f} ms)", format_id(d.pool_element), d.payload.size(), rtt));
     bool ok = true;
     if (o_.json) {
       nlohmann::ordered_json j;
       j["pool"] = o_.pool;
       j["pool_element"] = d.pool_element;
-      j["pool_element_hex"] = hex(d.pool_element);
+      j["pool_element_hex"] = format_id(d.pool_element);
       j["ppid"] = d.ppid;
       j["stream"] = d.stream;
       j["rtt_ms"] = rtt;
