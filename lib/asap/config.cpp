@@ -21,6 +21,8 @@ milliseconds Timers::effective_reregistration_interval() const {
   return minus_margin < registration_lifetime / 2 ? registration_lifetime / 2 : rfc;
 }
 
+IpAddress default_announce_group() { return IpAddress::v4(239, 0, 0, 50); }
+
 AsapConfig default_config() {
   AsapConfig c;
   // Data associations: a silent (killed or frozen) PE is declared lost after about

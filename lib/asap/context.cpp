@@ -10,6 +10,7 @@
 #include <map>
 #include <random>
 
+#include "announce_socket.hpp"
 #include "rsp/wire/codec.hpp"
 
 namespace rsp::asap {
@@ -17,15 +18,6 @@ namespace rsp::asap {
 namespace asio = boost::asio;
 
 namespace {
-
-asio::ip::address to_asio(const IpAddress& a) {
-  if (a.is_v4()) {
-    return asio::ip::address_v4(asio::ip::address_v4::bytes_type{a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]});
-  }
-  asio::ip::address_v6::bytes_type b;
-  std::copy(a.bytes.begin(), a.bytes.end(), b.begin());
-  return asio::ip::address_v6(b);
-}
 
 IpAddress from_asio(const asio::ip::address& a) {
   if (a.is_v4()) {
@@ -67,30 +59,15 @@ struct Context::Impl {
 
   Impl(asio::io_context& io_, ContextOptions o) : io(io_), options(std::move(o)) {}
 
+  // Where announcements are listened for (resolved in Context::create).
+  IpAddress group = default_announce_group();
+  std::uint16_t port = wire::kAsapPort;
+  std::string interface_name;
+
   AsapResult<void> open_announce_socket() {
-    const auto& src = options.config.source;
-    boost::system::error_code ec;
-    auto s = std::make_unique<asio::ip::udp::socket>(io);
-    const auto group = to_asio(src.announce_group);
-    const asio::ip::udp::endpoint local(group.is_v4() ? asio::ip::address(asio::ip::address_v4::any())
-                                                      : asio::ip::address(asio::ip::address_v6::any()),
-                                        src.announce_port);
-    s->open(local.protocol(), ec);
-    if (!ec) s->set_option(asio::ip::udp::socket::reuse_address(true), ec);
-    if (!ec) s->bind(local, ec);
-    if (!ec) {
-      if (src.announce_interface && group.is_v4()) {
-        s->set_option(asio::ip::multicast::join_group(group.to_v4(), to_asio(*src.announce_interface).to_v4()), ec);
-      } else {
-        s->set_option(asio::ip::multicast::join_group(group), ec);
-      }
-    }
-    if (ec) {
-      return make_error(AsapErrc::TransportError,
-                        "cannot listen for SERVER_ANNOUNCE on " + format_ip_address(src.announce_group) +
-                            ":" + std::to_string(src.announce_port) + ": " + ec.message());
-    }
-    socket = std::move(s);
+    auto s = detail::open_announce_socket(io, group, port, interface_name);
+    if (!s) return std::move(s).error();
+    socket = std::move(*s);
     receive();
     return {};
   }
@@ -184,6 +161,24 @@ AsapResult<std::unique_ptr<Context>> Context::create(asio::io_context& io, Conte
   for (auto& r : list) impl->configured.push_back(KnownRegistrar{r, std::nullopt, false, {}});
   const bool want_announce = src.use_announcements && (list.empty() || src.always_listen);
   impl->listening = want_announce;
+  impl->port = src.announce_port;
+  if (src.announce_group) {
+    impl->group = *src.announce_group;
+  } else if (const char* env = std::getenv("RSP_ANNOUNCE"); src.use_environment && env && *env) {
+    auto parsed = parse_transport_address(env, src.announce_port);
+    if (!parsed || !detail::is_multicast(parsed->addresses[0])) {
+      return make_error(AsapErrc::InvalidArgument,
+                        std::string("RSP_ANNOUNCE: ") +
+                            (parsed ? "'" + std::string(env) + "' is not a multicast group" : parsed.error().message));
+    }
+    impl->group = parsed->addresses[0];
+    impl->port = parsed->port;
+  }
+  impl->interface_name = src.announce_interface;
+  if (const char* env = std::getenv("RSP_ANNOUNCE_INTERFACE");
+      impl->interface_name.empty() && src.use_environment && env && *env) {
+    impl->interface_name = env;
+  }
   if (want_announce && o.open_announce_socket) {
     if (auto opened = impl->open_announce_socket(); !opened && list.empty()) {
       return std::move(opened).error();
@@ -222,6 +217,16 @@ std::vector<KnownRegistrar> Context::registrars() {
 
 bool Context::has_registrar_source() const noexcept {
   return !impl_->configured.empty() || impl_->listening;
+}
+
+std::optional<std::string> Context::announce_source() const {
+  if (!impl_->listening) return std::nullopt;
+  TransportAddress where;
+  where.port = impl_->port;
+  where.addresses.push_back(impl_->group);
+  auto text = format_transport_address(where);
+  if (!impl_->interface_name.empty()) text += " on " + impl_->interface_name;
+  return text;
 }
 
 void Context::handle_server_announce(const wire::asap::ServerAnnounce& announce, const IpAddress& source) {

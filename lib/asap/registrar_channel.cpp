@@ -74,6 +74,7 @@ void RegistrarChannel::hunt() {
     kick_pending_ = false;
     if (state_ == State::Idle) {
       rounds_ = 0;
+      hunt_started_ = context_.time().now();
       start_round();
     }
   });
@@ -112,14 +113,33 @@ void RegistrarChannel::try_next() {
 }
 
 void RegistrarChannel::round_failed() {
-  ++rounds_;
+  const auto& timers = context_.config().timers;
+  const auto announce_source = context_.announce_source();
   state_ = State::Waiting;
+  if (candidates_.empty() && announce_source) {
+    // RFC 5352 §3.6: nothing configured and nothing announced yet. A registrar that announces
+    // is heard within T7-ENRPoutdate (an announcement is valid that long, and registrars repeat
+    // theirs every announce cycle), so wait that long from the start of the hunt for one (an
+    // announcement ends the wait at once); hunt rounds would give up after a retry delay,
+    // before a registrar announcing once a second had a chance.
+    const auto waited = context_.time().now() - hunt_started_;
+    if (waited < timers.announce_timeout) {
+      hunt_timer_->start(timers.announce_timeout - waited, [this] {
+        if (state_ == State::Waiting) start_round();
+      });
+      return;
+    }
+    // Silence for that long: give up now rather than after further rounds.
+    if (timers.server_hunt_rounds > 0) rounds_ = std::max(rounds_, timers.server_hunt_rounds - 1);
+  }
+  ++rounds_;
   const std::weak_ptr<int> alive = alive_;
-  if (rounds_ >= context_.config().timers.server_hunt_rounds) {
+  if (rounds_ >= timers.server_hunt_rounds) {
     fail_waiting(AsapErrc::NoRegistrar,
-                 candidates_.empty() ? "no registrar configured or announced"
-                                     : "no registrar answered (" + std::to_string(candidates_.size()) +
-                                           " tried, " + std::to_string(rounds_) + " rounds)");
+                 !candidates_.empty() ? "no registrar answered (" + std::to_string(candidates_.size()) +
+                                            " tried, " + std::to_string(rounds_) + " rounds)"
+                 : announce_source    ? "no registrar configured, none announced on " + *announce_source
+                                     : "no registrar configured or announced");
     if (alive.expired()) return;
     if (rounds_ == context_.config().timers.server_hunt_rounds && handlers_.on_hunt_exhausted) {
       handlers_.on_hunt_exhausted();

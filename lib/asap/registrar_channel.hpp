@@ -111,6 +111,7 @@ class RegistrarChannel {
   std::vector<TransportAddress> candidates_;
   std::size_t next_candidate_ = 0;
   unsigned rounds_ = 0;
+  TimePoint hunt_started_{};  // start of the current hunt (round 0)
   std::optional<TransportAddress> last_failed_;
   transport::AssociationId association_ = 0;
   TransportAddress peer_;

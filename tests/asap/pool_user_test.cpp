@@ -491,5 +491,87 @@ TEST_CASE("an ASAP ERROR from the registrar fails the pending resolution at once
   CHECK(f.registrar.resolutions.size() == 1);  // not retransmitted
 }
 
+wire::PoolElement pe_entry(PoolElementId id, std::uint16_t port) {
+  wire::PoolElement e;
+  e.id = id;
+  e.home_registrar_id = 0x5eed;
+  e.registration_life = 300s;
+  e.user_transport = loopback(port);
+  return e;
+}
+
+TEST_CASE("with nothing configured a pool user waits up to T7-ENRPoutdate for a SERVER_ANNOUNCE (RFC 5352 §3.6)") {
+  Net net;
+  FakeRegistrar r(net, 4100, 0x5eed);
+  r.add(kPool, pe_entry(7001, 4101));
+  Timers timers = test_timers();
+  timers.announce_timeout = 5s;
+  auto ctx = net.context({}, timers);
+  REQUIRE(ctx->announce_source() == std::optional<std::string>("239.0.0.50:3863"));
+  auto pu = PoolUser::create(*ctx);
+  REQUIRE(pu.has_value());
+
+  SUBCASE("an announcement within T7 ends the wait and the request proceeds") {
+    std::optional<AsapResult<Resolution>> out;
+    (*pu)->resolve(kPool, {}, [&](AsapResult<Resolution> x) { out = std::move(x); });
+    // Far beyond the hunt rounds (2 x 200 ms retry delay) but within T7: still waiting.
+    net.advance(4s);
+    CHECK_FALSE(out.has_value());
+    msg::ServerAnnounce announce;
+    announce.server_id = 0x5eed;
+    announce.transports.push_back(loopback(4100));
+    ctx->handle_server_announce(announce, IpAddress::v4(127, 0, 0, 1));
+    net.drain();
+    REQUIRE(out.has_value());
+    REQUIRE(out->has_value());
+    CHECK((*out)->elements.size() == 1);
+    CHECK(r.resolutions.size() == 1);
+  }
+  SUBCASE("silence for T7 fails the request with NoRegistrar, naming the group") {
+    std::optional<AsapResult<Resolution>> out;
+    (*pu)->resolve(kPool, {}, [&](AsapResult<Resolution> x) { out = std::move(x); });
+    net.advance(4999ms);
+    CHECK_FALSE(out.has_value());
+    net.advance(2ms);
+    REQUIRE(out.has_value());
+    REQUIRE_FALSE(out->has_value());
+    CHECK(out->error().code == AsapErrc::NoRegistrar);
+    CHECK(out->error().message.find("none announced on 239.0.0.50:3863") != std::string::npos);
+  }
+}
+
+TEST_CASE("RSP_ANNOUNCE and RSP_ANNOUNCE_INTERFACE choose the announce group and interface") {
+  Net net;
+  auto make = [&](bool use_environment) {
+    ContextOptions o;
+    o.config.source.use_environment = use_environment;
+    o.time = net.clock;
+    o.open_announce_socket = false;
+    o.endpoint_factory = [&](const transport::EndpointOptions& eo) { return net.network.open(eo); };
+    return Context::create(net.io, std::move(o));
+  };
+  struct EnvGuard {
+    ~EnvGuard() {
+      ::unsetenv("RSP_ANNOUNCE");
+      ::unsetenv("RSP_ANNOUNCE_INTERFACE");
+    }
+  } guard;
+  ::setenv("RSP_ANNOUNCE", "[ff05::3863:50]:4000", 1);
+  ::setenv("RSP_ANNOUNCE_INTERFACE", "eth7", 1);
+  auto c = make(true);
+  REQUIRE(c.has_value());
+  CHECK((*c)->announce_source() == std::optional<std::string>("[ff05::3863:50]:4000 on eth7"));
+  auto ignored = make(false);
+  REQUIRE(ignored.has_value());
+  CHECK((*ignored)->announce_source() == std::optional<std::string>("239.0.0.50:3863"));
+  ::setenv("RSP_ANNOUNCE", "10.0.0.1:3863", 1);
+  auto unicast = make(true);
+  REQUIRE_FALSE(unicast.has_value());
+  CHECK(unicast.error().code == AsapErrc::InvalidArgument);
+  ::setenv("RSP_ANNOUNCE", "[ff05::1", 1);
+  auto malformed = make(true);
+  REQUIRE_FALSE(malformed.has_value());
+  CHECK(malformed.error().code == AsapErrc::InvalidArgument);
+}
 }  // namespace
 }  // namespace rsp::asap::test

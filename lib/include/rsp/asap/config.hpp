@@ -30,11 +30,20 @@ struct RegistrarSource {
   // registrar was configured (neither list nor environment), or always with `always_listen`.
   bool use_announcements = true;
   bool always_listen = false;
-  IpAddress announce_group = IpAddress::v4(239, 0, 0, 50);
+  // The multicast group announcements arrive on, IPv4 or IPv6. nullopt: $RSP_ANNOUNCE
+  // (ADDR[:PORT], "[V6]:PORT") when `use_environment`, else 239.0.0.50 (RFC 5352 §3.6's IPv4
+  // group; no IPv6 group is assigned, so IPv6 discovery is opt-in: the registrar's --announce
+  // and this group must agree).
+  std::optional<IpAddress> announce_group;
   std::uint16_t announce_port = wire::kAsapPort;
-  // Local interface address to join the group on (nullopt: the system's choice).
-  std::optional<IpAddress> announce_interface;
+  // Interface to join the group on, by name ("eth0"). Empty: $RSP_ANNOUNCE_INTERFACE when
+  // `use_environment`, else every interface that is up and multicast-capable (loopback
+  // included), so that a registrar on any attached link is heard without configuration.
+  std::string announce_interface;
 };
+
+// RFC 5352 §3.6: the IPv4 group registrars announce themselves on (with port kAsapPort).
+IpAddress default_announce_group();
 
 // All timers (RFC 5352 §5.1) and thresholds (§5.2) the client uses.
 struct Timers {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "rsp/asap/clock.hpp"
@@ -76,6 +77,9 @@ class Context {
   std::vector<KnownRegistrar> registrars();
   // True when a registrar is configured or announcements are being listened for.
   bool has_registrar_source() const noexcept;
+  // "239.0.0.50:3863" (plus " on IFNAME") when registrars are learned from SERVER_ANNOUNCE;
+  // nullopt when announcements are not listened for.
+  std::optional<std::string> announce_source() const;
 
   // RFC 5352 §3.6.1: a SERVER_ANNOUNCE arrived (the UDP listener calls this; tests may too).
   // `source` is the sender's address: announced transports without addresses use it.
