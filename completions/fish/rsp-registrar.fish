@@ -9,6 +9,7 @@ complete -c rsp-registrar -n $not_status -l announce -x -d 'SERVER_ANNOUNCE dest
 complete -c rsp-registrar -n $not_status -l no-announce -d 'Send no SERVER_ANNOUNCE'
 complete -c rsp-registrar -n $not_status -l announce-ttl -x -d 'Multicast hops of announces'
 complete -c rsp-registrar -n $not_status -l announce-interval -x -d 'SERVER_ANNOUNCE cycle (duration)'
+complete -c rsp-registrar -n $not_status -l announce-interface -x -a '(__fish_print_interfaces)' -d 'Interface for multicast announces'
 complete -c rsp-registrar -n $not_status -s t -l transport -x -a 'kernel udp usrsctp auto' -d 'SCTP implementation'
 complete -c rsp-registrar -n $not_status -l id -x -d 'Registrar id'
 complete -c rsp-registrar -n $not_status -l fast -d 'Short test timers'

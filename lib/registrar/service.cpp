@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/multicast.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/read_until.hpp>
@@ -20,6 +19,7 @@
 #include <map>
 #include <random>
 
+#include "announcer.hpp"
 #include "rsp/wire/codec.hpp"
 #include "status.hpp"
 
@@ -40,13 +40,6 @@ RegistrarId random_registrar_id() {
 }
 
 namespace {
-
-asio::ip::address to_asio(const IpAddress& a) {
-  if (a.is_v4()) return asio::ip::address_v4({a.bytes[0], a.bytes[1], a.bytes[2], a.bytes[3]});
-  asio::ip::address_v6::bytes_type b;
-  std::copy(a.bytes.begin(), a.bytes.end(), b.begin());
-  return asio::ip::address_v6(b);
-}
 
 bool is_wildcard(const IpAddress& a) { return is_unspecified(a); }
 
@@ -82,7 +75,7 @@ std::vector<IpAddress> host_addresses(bool v6) {
 
 struct Service::Impl : Output {
   Impl(asio::io_context& io_, ServiceOptions o)
-      : io(io_), options(std::move(o)), timer(io_), announce_timer(io_), started(Clock::now()) {}
+      : io(io_), options(std::move(o)), timer(io_), started(Clock::now()) {}
 
   asio::io_context& io;
   ServiceOptions options;
@@ -94,10 +87,7 @@ struct Service::Impl : Output {
   std::vector<Listener> listeners;
   asio::steady_timer timer;
   std::optional<TimePoint> armed;
-  asio::steady_timer announce_timer;
-  std::optional<asio::ip::udp::socket> announce_socket;
-  std::optional<asio::ip::udp::endpoint> announce_to;
-  bool announce_warned = false;
+  std::unique_ptr<Announcer> announcer;
   std::optional<asio::local::stream_protocol::acceptor> status_acceptor;
   TimePoint started;
   bool stopped = false;
@@ -224,46 +214,23 @@ struct Service::Impl : Output {
 
   std::optional<ServiceError> open_announce() {
     if (!options.announce) return std::nullopt;
-    const auto& a = *options.announce;
-    const auto address = to_asio(a.address);
-    announce_to = asio::ip::udp::endpoint(address, a.port);
-    boost::system::error_code ec;
-    announce_socket.emplace(io);
-    announce_socket->open(address.is_v4() ? asio::ip::udp::v4() : asio::ip::udp::v6(), ec);
-    if (ec) return make_error(ServiceErrc::SystemError, "announce socket: " + ec.message());
-    if (address.is_multicast()) {
-      announce_socket->set_option(asio::ip::multicast::hops(options.announce_ttl), ec);
-      announce_socket->set_option(asio::ip::multicast::enable_loopback(true), ec);
-      // Announce on the interface of the first listen address of the same family, if any.
-      for (const auto& l : options.listen) {
-        if (is_wildcard(l.address) || l.address.is_v4() != address.is_v4()) continue;
-        if (address.is_v4())
-          announce_socket->set_option(
-              asio::ip::multicast::outbound_interface(to_asio(l.address).to_v4()), ec);
-        break;
-      }
-    }
-    announce_tick();
-    return std::nullopt;
-  }
-
-  void announce_tick() {
-    if (stopped || !announce_socket) return;
-    wire::asap::ServerAnnounce m{core->config().id, announced_transports()};
-    auto bytes = std::make_shared<std::vector<std::byte>>(wire::encode(wire::AsapMessage{m}));
-    announce_socket->async_send_to(
-        asio::buffer(*bytes), *announce_to,
-        [this, bytes](const boost::system::error_code& ec, std::size_t) {
-          if (ec && ec != asio::error::operation_aborted && !announce_warned) {
-            announce_warned = true;  // once: a missing multicast route would flood the log
-            event(Event{EventLevel::Warning, "announce-failed", 0, std::nullopt, std::nullopt,
-                        std::nullopt, ec.message()});
-          }
+    AnnouncerOptions a;
+    a.to = *options.announce;
+    a.hops = options.announce_ttl;
+    a.interfaces = options.announce_interfaces;
+    for (const auto& l : options.listen) a.listen.push_back(l.address);
+    a.interval = core->config().timers.announce_interval;
+    auto opened = Announcer::open(
+        io, std::move(a),
+        [this] {
+          return wire::encode(wire::AsapMessage{wire::asap::ServerAnnounce{core->config().id, announced_transports()}});
+        },
+        [this](const std::string& why) {
+          event(Event{EventLevel::Warning, "announce-failed", 0, std::nullopt, std::nullopt, std::nullopt, why});
         });
-    announce_timer.expires_after(core->config().timers.announce_interval);
-    announce_timer.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) announce_tick();
-    });
+    if (!opened) return std::move(opened).error();
+    announcer = std::move(*opened);
+    return std::nullopt;
   }
 
   // ---- status socket ----
@@ -379,8 +346,7 @@ struct Service::Impl : Output {
     stopped = true;
     boost::system::error_code ec;
     timer.cancel();
-    announce_timer.cancel();
-    if (announce_socket) announce_socket->close(ec);
+    if (announcer) announcer->stop();
     if (status_acceptor) {
       status_acceptor->close(ec);
       ::unlink(options.status_socket.c_str());
@@ -418,6 +384,9 @@ transport::Backend Service::backend() const noexcept {
                                   : impl_->listeners.front().endpoint->backend();
 }
 std::vector<SocketAddress> Service::listening() const { return impl_->listening(); }
+std::vector<std::string> Service::announce_interfaces() const {
+  return impl_->announcer ? impl_->announcer->interfaces() : std::vector<std::string>{};
+}
 std::string Service::status_text() const { return impl_->status(false); }
 std::string Service::status_json() const { return impl_->status(true); }
 

@@ -31,6 +31,13 @@ TEST_CASE("bad values are usage errors: duration without unit, bad address, id 0
   CHECK(run_program(RSP_REGISTRAR_BIN, {"--no-announce", "--announce", "239.0.0.50:3863"}).status == 64);
 }
 
+TEST_CASE("an --announce-interface that does not exist is a usage error naming it") {
+  auto r = run_program(RSP_REGISTRAR_BIN, {"--listen", "127.0.0.1:0", "--transport", "udp",
+                                           "--no-status-socket", "--announce-interface", "nosuchif0"});
+  CHECK(r.status == 64);
+  CHECK(r.err.find("nosuchif0") != std::string::npos);
+}
+
 TEST_CASE("a listen port that is taken exits 69 with a message") {
   RegistrarProcess first;
   auto r = run_program(RSP_REGISTRAR_BIN, {"--listen", "127.0.0.1:" + std::to_string(first.port),

@@ -148,6 +148,7 @@ int run(int argc, char** argv) {
   std::string announce = "239.0.0.50:3863";
   bool no_announce = false;
   int announce_ttl = 1;
+  std::vector<std::string> announce_interfaces;
   std::string transport = transport_from_env().value_or("auto");
   std::string id_text;
   bool fast = false;
@@ -177,6 +178,10 @@ int run(int argc, char** argv) {
   app.add_flag("--no-announce", no_announce, "Send no SERVER_ANNOUNCE")->excludes(announce_opt);
   app.add_option("--announce-ttl", announce_ttl, "Multicast hops of announces")
       ->check(CLI::Range(1, 255))->capture_default_str();
+  app.add_option("--announce-interface", announce_interfaces,
+                 "Interface for multicast announces (repeatable; default: those of the "
+                 "--listen addresses, all multicast-capable ones for the wildcard)")
+      ->type_name("IFNAME");
   app.add_option("--announce-interval", announce_interval, "SERVER_ANNOUNCE cycle (default 1s)")
       ->type_name("DURATION")->check(duration_validator());
   app.add_option("-t,--transport", transport, "SCTP implementation: kernel, udp (usrsctp) or auto")
@@ -299,6 +304,7 @@ int run(int argc, char** argv) {
     options.announce = registrar::SocketAddress{hp.address, hp.port};
   }
   options.announce_ttl = announce_ttl;
+  options.announce_interfaces = announce_interfaces;
   const auto backend = transport::parse_backend(transport == "usrsctp" ? "udp" : transport);
   options.backend = backend.value_or(transport::Backend::Automatic);
   const bool default_socket = status_socket.empty() && !no_status_socket;
@@ -335,8 +341,13 @@ int run(int argc, char** argv) {
           {{"backend", std::string(transport::to_string(service.backend()))}});
   for (const auto& l : service.listening())
     log.log(LogLevel::Info, "listening", format_host_port({l.address, l.port}));
-  if (options.announce)
-    log.log(LogLevel::Info, "announcing", format_host_port({options.announce->address, options.announce->port}));
+  if (options.announce) {
+    std::string on;
+    for (const auto& name : service.announce_interfaces())
+      if (!name.empty()) on += (on.empty() ? " on " : ", ") + name;
+    log.log(LogLevel::Info, "announcing",
+            format_host_port({options.announce->address, options.announce->port}) + on);
+  }
   if (!options.status_socket.empty()) log.log(LogLevel::Info, "status-socket", options.status_socket);
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);

@@ -44,6 +44,10 @@ struct ServiceOptions {
   // Where SERVER_ANNOUNCE goes (multicast or unicast); nullopt: no announces.
   std::optional<SocketAddress> announce = default_announce_address();
   int announce_ttl = 1;  // multicast hops (RSPLIB uses 30; 1 keeps announces on the link)
+  // Interfaces a multicast announce goes out on, by name. Empty: those holding the listen
+  // addresses of the announce's family; every up multicast-capable interface (loopback
+  // included) when listening on the wildcard or on no address of that family.
+  std::vector<std::string> announce_interfaces;
   // Unix socket path of the status socket; empty: none.
   std::string status_socket;
   // Opens endpoints; tests substitute an in-memory network. Default: transport::open_endpoint.
@@ -81,6 +85,9 @@ class Service {
   transport::Backend backend() const noexcept;
   // What the endpoints are bound to (ports resolved when 0 was asked for).
   std::vector<SocketAddress> listening() const;
+  // The interfaces SERVER_ANNOUNCE goes out on ("" = the routing table's choice); empty when
+  // not announcing.
+  std::vector<std::string> announce_interfaces() const;
   std::string status_text() const;
   std::string status_json() const;
 
