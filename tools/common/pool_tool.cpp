@@ -390,6 +390,16 @@ std::string describe(const asap::AsapError& error) {
   return out;
 }
 
+std::optional<std::string> describe_pool_failure(const asap::AsapError& error, std::string_view pool) {
+  using asap::AsapErrc;
+  switch (error.code) {
+    case AsapErrc::PoolNotFound: return fmt::format("pool '{}' not found", pool);
+    case AsapErrc::PoolEmpty: return fmt::format("pool '{}' has no pool elements", pool);
+    case AsapErrc::NoRegistrar: return error.message.empty() ? "no registrar answered" : error.message;
+    default: return std::nullopt;
+  }
+}
+
 // ---- Runner ----
 
 struct Runner::Impl {

@@ -168,5 +168,9 @@ class ToolTimer {
 int exit_code_for(asap::AsapErrc code);
 // "no registrar answered (tried 127.0.0.1:3863)" style text for an error.
 std::string describe(const asap::AsapError& error);
+// The line every pool user tool prints alike when the pool cannot be used at all: "pool 'P' not
+// found", "pool 'P' has no pool elements", or the NoRegistrar message ("no registrar answered"
+// if it has none). nullopt for other errors, which each tool words for what it was doing.
+std::optional<std::string> describe_pool_failure(const asap::AsapError& error, std::string_view pool);
 
 }  // namespace rsp::tools

@@ -208,12 +208,8 @@ class PoolUserSide {
 
   void fail(const asap::AsapError& error) {
     failed_ = true;
-    switch (error.code) {
-      case asap::AsapErrc::PoolNotFound: log_.error("pool '" + o_.pool + "' not found"); break;
-      case asap::AsapErrc::PoolEmpty: log_.error("pool '" + o_.pool + "' has no pool elements"); break;
-      case asap::AsapErrc::NoRegistrar: log_.error(error.message.empty() ? "no registrar answered" : error.message); break;
-      default: log_.error(fmt::format("session with '{}': {}", o_.pool, describe(error)));
-    }
+    log_.error(describe_pool_failure(error, o_.pool)
+                   .value_or(fmt::format("session with '{}': {}", o_.pool, describe(error))));
     report_and_finish(exit_code_for(error.code));
   }
 

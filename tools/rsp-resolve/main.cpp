@@ -223,9 +223,8 @@ class Resolver {
       log_.status(fmt::format("'{}' has {} of {} pool elements; waiting", o_.pool, elements.size(), o_.wait_count));
       return again(milliseconds(100));
     }
-    if (!r) {
-      log_.error(r.error().code == asap::AsapErrc::PoolNotFound ? "pool '" + o_.pool + "' not found"
-                                                                 : "pool '" + o_.pool + "' has no pool elements");
+    if (!r) {  // PoolNotFound or PoolEmpty
+      log_.error(*describe_pool_failure(r.error(), o_.pool));
       return runner_.finish(exit_code_for(r.error().code));
     }
     if (o_.count != 0 && elements.size() > o_.count) elements.resize(o_.count);

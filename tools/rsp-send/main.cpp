@@ -143,15 +143,13 @@ class Sender {
   }
 
   void fail(const asap::AsapError& error) {
-    switch (error.code) {
-      case asap::AsapErrc::PoolNotFound: log_.error("pool '" + o_.pool + "' not found"); break;
-      case asap::AsapErrc::PoolEmpty: log_.error("pool '" + o_.pool + "' has no pool elements"); break;
-      case asap::AsapErrc::FailoverExhausted:
-        if (tried_ > 0) return exhausted();
-        log_.error(fmt::format("no pool element of '{}' could be reached: {}", o_.pool, describe(error)));
-        break;
-      case asap::AsapErrc::NoRegistrar: log_.error(error.message.empty() ? "no registrar answered" : error.message); break;
-      default: log_.error(fmt::format("sending to '{}' failed: {}", o_.pool, describe(error)));
+    if (auto line = describe_pool_failure(error, o_.pool)) {
+      log_.error(*line);
+    } else if (error.code == asap::AsapErrc::FailoverExhausted) {
+      if (tried_ > 0) return exhausted();
+      log_.error(fmt::format("no pool element of '{}' could be reached: {}", o_.pool, describe(error)));
+    } else {
+      log_.error(fmt::format("sending to '{}' failed: {}", o_.pool, describe(error)));
     }
     runner_.finish(exit_code_for(error.code));
   }
