@@ -45,38 +45,56 @@ struct RegistrarSource {
 // RFC 5352 §3.6: the IPv4 group registrars announce themselves on (with port kAsapPort).
 IpAddress default_announce_group();
 
-// All timers (RFC 5352 §5.1) and thresholds (§5.2) the client uses.
+// All timers (RFC 5352 §5.1) and thresholds (§5.2) the client uses. Defaults are the RFC's
+// where it gives a value; where we differ, or the RFC is silent, the reason is given here.
+// docs/asap.md has the table (RFC value, ours, low-latency profile, API/tool knob).
 struct Timers {
-  // T1-ENRPrequest: wait for a HANDLE_RESOLUTION_RESPONSE (and other PU requests).
+  // T1-ENRPrequest (RFC 5352 §5.1: 15 s): wait for a HANDLE_RESOLUTION_RESPONSE (and other PU
+  // requests).
   milliseconds request_timeout{15000};
-  // T2-registration / T3-deregistration: wait for a (DE)REGISTRATION_RESPONSE.
+  // T2-registration / T3-deregistration (RFC 5352 §5.1: 30 s each): wait for a
+  // (DE)REGISTRATION_RESPONSE.
   milliseconds registration_timeout{30000};
   milliseconds deregistration_timeout{30000};
-  // MAX-REQUEST-RETRANSMIT: retransmissions of one request (to the next registrar of the hunt)
-  // before the operation fails.
+  // MAX-REQUEST-RETRANSMIT (RFC 5352 §5.2: 2): retransmissions of one request (to the next
+  // registrar of the hunt) before the operation fails. MAX-REG-ATTEMPT (§5.2: 2 registration
+  // attempts before a server hunt) has no knob of its own: over SCTP a registration is not lost
+  // in transit, so an unanswered one means an unresponsive registrar, and the hunt starts after
+  // the first T2; the registration goes to the next registrar, counted here, and a started PE
+  // keeps retrying after that.
   unsigned max_request_retransmit = 2;
-  // Registration Life sent in the Pool Element parameter (RFC 5354 §3.9); the registrar drops
-  // the PE after it unless renewed.
+  // Registration Life sent in the Pool Element parameter (RFC 5354 §3.9, which gives no
+  // default; RSPLIB's 300 s); the registrar drops the PE after it unless renewed.
   milliseconds registration_lifetime{300000};
   // T4-reregistration: RFC 5352 §5.1 "10 minutes or 20 seconds less than the Life Timer
   // parameter ..., whichever is less". nullopt computes exactly that; lifetimes under 40 s (where
   // the 20 s margin would eat more than half) use lifetime / 2.
   std::optional<milliseconds> reregistration_interval;
-  // T5-Serverhunt: how long one server-hunt attempt may take (association setup with one
-  // registrar) before the next candidate is tried.
+  // T5-Serverhunt (RFC 5352 §5.1: 120 s for the server hunt). Here it bounds one candidate's
+  // association setup (5 s) before the next is tried: SCTP retransmits the INIT itself, a
+  // registrar that has not answered within 5 s is not going to, and trying the next one sooner
+  // finds a working registrar in a fraction of 120 s. The hunt as a whole is bounded by
+  // server_hunt_rounds (operations) and goes on for as long as a PE is started.
   milliseconds server_hunt_timeout{5000};
-  // Pause between full rounds over all candidates when none answered (bounded backoff).
+  // Pause between full rounds over all candidates when none answered (bounded backoff). Not in
+  // the RFC.
   milliseconds server_hunt_retry_delay{1000};
   // How many full rounds before NoRegistrar is reported to waiting operations (the hunt itself
-  // continues in the background for a PE).
+  // continues in the background for a PE). Not in the RFC.
   unsigned server_hunt_rounds = 2;
-  // T7-ENRPoutdate: an announced registrar not heard again within this time is forgotten.
+  // T7-ENRPoutdate (RFC 5352 §5.1: 5 s): an announced registrar not heard again within this
+  // time is forgotten. Also how long a hunt with nothing configured waits for a first
+  // SERVER_ANNOUNCE before operations fail with NoRegistrar.
   milliseconds announce_timeout{5000};
-  // Stale.cache.value (RFC 5352 §3.4/§5.2): a cached handle resolution is used for this long.
+  // Stale.cache.value (RFC 5352 §3.4, §5.2, which name it without a number): a cached handle
+  // resolution is used for this long. 30 s: a PE removed by its registrar (keep-alive audit,
+  // 5 s + 5 s) is out of a PU's cache within a minute, while a busy PU does not resolve per
+  // message; sessions report unreachable PEs and drop them from the cache at once anyway.
   milliseconds stale_cache{30000};
   // Failover: how long to wait for the new PE's association (CannotStart/timeout -> next PE).
+  // Not in the RFC (§3.8 leaves failover timing to the implementation).
   milliseconds failover_connect_timeout{1000};
-  // How many PEs one failover may try before FailoverExhausted.
+  // How many PEs one failover may try before FailoverExhausted. Not in the RFC.
   unsigned failover_max_attempts = 8;
 
   // The re-registration interval actually used.

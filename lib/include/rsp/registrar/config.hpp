@@ -27,17 +27,21 @@ bool is_unspecified(const IpAddress& address) noexcept;
 
 struct Timers {
   // Endpoint keep-alive audit of home PEs (RFC 5352 §3.6/§3.7, RFC 5353 §3.3.1): how often an
-  // ENDPOINT_KEEP_ALIVE is sent to each home PE, and how long its ACK may take.
+  // ENDPOINT_KEEP_ALIVE is sent to each home PE, and how long its ACK may take. Neither RFC
+  // gives a value; 5 s and 5 s are RSPLIB's registrar defaults, so a dead or frozen PE leaves
+  // the handlespace within 10 s (PUs also report it with ENDPOINT_UNREACHABLE, §3.5).
   std::chrono::milliseconds keepalive_interval{5000};
   std::chrono::milliseconds keepalive_timeout{5000};
   // Upper bound of a registration's lifetime, whatever the PE asks (RFC 5354 §3.9 Registration
-  // Life is the PE's request; the registrar may hold it shorter). 0 = no bound.
+  // Life is the PE's request; the registrar may hold it shorter; no RFC value). 0 = no bound.
   std::chrono::milliseconds max_registration_life{0};
-  // SERVER_ANNOUNCE cycle (RFC 5352 §3.6, RFC 5353 §7 SERVER-ANNOUNCE-CYCLE: 1 s).
+  // SERVER_ANNOUNCE cycle: RFC 5352 §5.1 T6-Serverannounce, RFC 5353 §7 SERVER-ANNOUNCE-CYCLE:
+  // 1 s. Clients forget an announced registrar after T7-ENRPoutdate (5 s): five cycles.
   std::chrono::milliseconds announce_interval{1000};
 };
 
-// RSPLIB's test setups: short audits so that failures show within about a second.
+// RSPLIB's test setups (--fast): keep-alive 1 s / 1 s, announce cycle 250 ms, so that failures
+// show within about two seconds. Not for production: ten times the keep-alive traffic.
 Timers fast_timers() noexcept;
 
 struct Limits {
@@ -57,7 +61,7 @@ struct Config {
   RegistrarId id = 0;
   Timers timers;
   Limits limits;
-  // RFC 5352 §5.2 MAX-BAD-PE-REPORT: unreachable reports after which a PE is removed.
+  // RFC 5352 §5.2 MAX-BAD-PE-REPORT (3): unreachable reports after which a PE is removed.
   std::uint32_t max_bad_pe_reports = 3;
   // Handle resolution: PEs returned when the PU does not say (RSPLIB: 3), and the most a PU may
   // ask for with the Handle Resolution Option (the response must also fit one message).
