@@ -121,6 +121,13 @@ class PoolUser {
     REQUIRE(rsp_sendmsg(fd, text.data(), text.size(), nullptr, 0) ==
             static_cast<ssize_t>(text.size()));
   }
+  // With RSP_FAILOVER_NOT_ALLOWED in rinfo_flags when `failover_allowed` is false.
+  void send(const std::string& text, bool failover_allowed) {
+    rsp_sndrcvinfo info{};
+    info.rinfo_flags = failover_allowed ? 0 : RSP_FAILOVER_NOT_ALLOWED;
+    REQUIRE(rsp_sendmsg(fd, text.data(), text.size(), &info, 0) ==
+            static_cast<ssize_t>(text.size()));
+  }
 
   std::vector<rserpool_notification> notes;
   int fd = -1;
@@ -279,7 +286,140 @@ void failover_scenario(Fault fault) {
   CHECK(reply->pe == successor);
 }
 
+// Issue 6: messages sent with failover NOT allowed that were pending on the serving PE when it
+// died are reported DROPPED (RSERPOOL_MESSAGE_STATUS) with their exact sequence numbers and are
+// not resent; those allowed to fail over reach the successor exactly once. The fault comes first
+// and the messages after it, so none of them can have been acknowledged by the dead PE's SCTP
+// stack: every one is handed back by the transport, and the accounting is exact.
+void not_allowed_scenario(Fault fault) {
+  const std::uint16_t port = free_port();
+  auto registrar = start_registrar(port);
+  const std::string pool = unique_pool("nofo");
+  const std::string registrars = "127.0.0.1:" + std::to_string(port);
+  std::map<std::uint32_t, PoolElementProcess> pes;
+  for (int i = 0; i < 3; ++i) {
+    auto pe = start_pe(pool, registrars);
+    const auto id = pe.id;
+    pes.emplace(id, std::move(pe));
+  }
+  PoolUser pu({port}, RSP_PROFILE_DEFAULT);
+  REQUIRE(rsp_connect(pu.fd, reinterpret_cast<const unsigned char*>(pool.data()), pool.size()) == 0);
+
+  // Phase 1: request/response, every message answered (and so acknowledged) before the fault.
+  constexpr int kBefore = 3;
+  std::uint32_t serving = 0;
+  for (int seq = 1; seq <= kBefore; ++seq) {
+    pu.send(message(seq), seq % 2 == 0);
+    auto reply = pu.receive(10s);
+    REQUIRE_MESSAGE(reply, "no echo for ", message(seq));
+    CHECK(reply->data == message(seq));
+    if (serving == 0) serving = reply->pe;
+    CHECK(reply->pe == serving);
+  }
+  REQUIRE(pes.count(serving) == 1);
+
+  Child& victim = *pes.at(serving).child;
+  if (fault == Fault::Kill) {
+    victim.signal(SIGKILL);
+    CHECK(victim.wait_exit(5s));
+  } else {
+    victim.signal(SIGSTOP);
+  }
+
+  // Phase 2: pipelined, mixed. Sequence numbers are the session's: kBefore + 1 onwards.
+  const std::vector<bool> allowed = {true, false, false, true, true, false, true, false};
+  std::set<int> expect_dropped, expect_echoed;
+  for (std::size_t i = 0; i < allowed.size(); ++i) {
+    const int seq = kBefore + 1 + static_cast<int>(i);
+    pu.send(message(seq), allowed[i]);
+    (allowed[i] ? expect_echoed : expect_dropped).insert(seq);
+  }
+  const int last_seq = kBefore + static_cast<int>(allowed.size());
+
+  std::map<int, int> echoes;
+  std::set<std::uint32_t> repliers;
+  std::multiset<int> dropped;  // every DROPPED report, to catch one reported twice
+  std::set<int> duplicated, unconfirmed;
+  std::size_t seen_notes = 0;
+  auto collect = [&] {
+    for (; seen_notes < pu.notes.size(); ++seen_notes) {
+      const auto& n = pu.notes[seen_notes];
+      if (n.rn_header.rn_type != RSERPOOL_MESSAGE_STATUS) continue;
+      const auto& m = n.rn_message_status;
+      CHECK(m.rms_first_seq >= 1);
+      CHECK(m.rms_first_seq <= m.rms_last_seq);
+      if (m.rms_state == RSERPOOL_MESSAGE_DROPPED) CHECK(m.rms_pe_id == serving);
+      for (auto seq = m.rms_first_seq; seq <= m.rms_last_seq && seq <= 1000; ++seq) {
+        const int q = static_cast<int>(seq);
+        if (m.rms_state == RSERPOOL_MESSAGE_DROPPED) dropped.insert(q);
+        if (m.rms_state == RSERPOOL_MESSAGE_POSSIBLY_DUPLICATED) duplicated.insert(q);
+        if (m.rms_state == RSERPOOL_MESSAGE_UNCONFIRMED) unconfirmed.insert(q);
+      }
+    }
+  };
+  auto accounted = [&] {
+    collect();
+    for (int seq : expect_echoed)
+      if (echoes[seq] == 0) return false;
+    for (int seq : expect_dropped)
+      if (dropped.count(seq) == 0) return false;
+    return true;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!accounted() && std::chrono::steady_clock::now() < deadline) {
+    auto reply = pu.receive(200ms);
+    if (!reply) continue;
+    const int seq = std::stoi(reply->data.substr(4));
+    ++echoes[seq];
+    repliers.insert(reply->pe);
+  }
+  if (std::getenv("RSP_TEST_VERBOSE") != nullptr) {
+    for (const auto& n : pu.notes) rsp_print_notification(&n, stderr);
+  }
+  REQUIRE_MESSAGE(accounted(), "some messages were neither echoed nor reported dropped");
+  // Anything still on its way (an echo of a dropped message would be a resend): a bounded look.
+  for (auto extra = pu.receive(500ms); extra; extra = pu.receive(500ms)) {
+    const int seq = std::stoi(extra->data.substr(4));
+    ++echoes[seq];
+    repliers.insert(extra->pe);
+  }
+  collect();
+
+  // Exactly the not-allowed messages were dropped, each reported once; none of them was resent.
+  CHECK(std::set<int>(dropped.begin(), dropped.end()) == expect_dropped);
+  CHECK(dropped.size() == expect_dropped.size());
+  for (int seq : expect_dropped) CHECK_MESSAGE(echoes[seq] == 0, message(seq), " was resent");
+  // Every allowed message reached the successor exactly once (the frozen or dead PE echoed none).
+  for (int seq : expect_echoed) CHECK_MESSAGE(echoes[seq] == 1, message(seq), " echoed ", echoes[seq], " times");
+  for (int seq = 1; seq <= kBefore; ++seq) CHECK(echoes[seq] == 0);
+  CHECK(repliers.size() == 1);
+  CHECK(repliers.count(serving) == 0);
+  // Nothing of phase 2 reached the old PE's stack (no UNCONFIRMED), and a resent message may be
+  // flagged possibly duplicated but a dropped one never is.
+  for (int seq = kBefore + 1; seq <= last_seq; ++seq) CHECK(unconfirmed.count(seq) == 0);
+  for (int seq : duplicated) CHECK(expect_echoed.count(seq) == 1);
+
+  // The failover itself was reported, from the serving PE to the one that echoed.
+  bool complete = false;
+  for (const auto& n : pu.notes) {
+    if (n.rn_header.rn_type == RSERPOOL_FAILOVER && n.rn_failover.rf_state == RSERPOOL_FAILOVER_COMPLETE) {
+      complete = true;
+      CHECK(n.rn_failover.rf_from_pe == serving);
+      if (!repliers.empty()) CHECK(n.rn_failover.rf_to_pe == *repliers.begin());
+    }
+  }
+  CHECK(complete);
+}
+
 }  // namespace
+
+TEST_CASE("failover not allowed, serving PE frozen: pending not-allowed messages are DROPPED by seq, allowed ones resent once") {
+  not_allowed_scenario(Fault::Stop);
+}
+
+TEST_CASE("failover not allowed, serving PE killed: pending not-allowed messages are DROPPED by seq, allowed ones resent once") {
+  not_allowed_scenario(Fault::Kill);
+}
 
 TEST_CASE("SIGKILL of the serving PE: the next messages reach another PE with the cookie replayed") {
   failover_scenario(Fault::Kill);
