@@ -275,6 +275,14 @@ std::optional<int> parse_arguments(CLI::App& app, int argc, char** argv, const L
   return std::nullopt;
 }
 
+std::optional<int> parse_client_arguments(CLI::App& app, int argc, char** argv, ClientOptions& client,
+                                          Log& log) {
+  if (auto rc = parse_arguments(app, argc, argv, log)) return rc;
+  log.set_verbosity(client.verbose);
+  if (!finish_client_options(client, log)) return exit_code::usage;
+  return std::nullopt;
+}
+
 CLI::Validator duration_validator() {
   return CLI::Validator(
       [](std::string& s) -> std::string {

@@ -115,6 +115,10 @@ bool finish_client_options(ClientOptions& options, const Log& log);
 // CLI11 parsing with one-line errors ("tool: --policy: unknown policy 'x' ..."), exit 64;
 // --help/--version print to stdout and give 0. nullopt: go on.
 std::optional<int> parse_arguments(CLI::App& app, int argc, char** argv, const Log& log);
+// The start of every pool tool's main(): parse_arguments(), then -v sets `log`'s verbosity and
+// finish_client_options() completes `client` (exit 64 on a bad --timeout or --registrar).
+std::optional<int> parse_client_arguments(CLI::App& app, int argc, char** argv, ClientOptions& client,
+                                          Log& log);
 
 // CLI11 validators.
 CLI::Validator duration_validator();

@@ -51,9 +51,7 @@ int main(int argc, char** argv) {
   cat::Options o;
   cat::define(app, o);
   Log log("rsp-cat");
-  if (auto rc = parse_arguments(app, argc, argv, log)) return *rc;
-  log.set_verbosity(o.client.verbose);
-  if (!finish_client_options(o.client, log)) return exit_code::usage;
+  if (auto rc = parse_client_arguments(app, argc, argv, o.client, log)) return *rc;
   if (!o.exec.empty() && !o.listen) return log.error("--exec needs -l (it runs on the pool element side)"), exit_code::usage;
   if (o.ppid == rsp::asap::kControlPpid) return log.error("--ppid 11 is reserved for ASAP"), exit_code::usage;
   if (o.pool.size() > rsp::kMaxPoolHandleSize) return log.error("pool handle '" + o.pool + "' is too long"), exit_code::usage;

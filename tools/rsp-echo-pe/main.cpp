@@ -202,9 +202,7 @@ int main(int argc, char** argv) {
   Options o;
   define(app, o);
   Log log("rsp-echo-pe");
-  if (auto rc = parse_arguments(app, argc, argv, log)) return *rc;
-  log.set_verbosity(o.client.verbose);
-  if (!finish_client_options(o.client, log)) return exit_code::usage;
+  if (auto rc = parse_client_arguments(app, argc, argv, o.client, log)) return *rc;
   std::string error;
   auto policy = parse_policy(o.policy, &error);
   auto listen = parse_listen(o.listen, &error);

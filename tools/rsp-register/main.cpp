@@ -219,9 +219,7 @@ int main(int argc, char** argv) {
   Options o;
   define(app, o);
   Log log("rsp-register");
-  if (auto rc = parse_arguments(app, argc, argv, log)) return *rc;
-  log.set_verbosity(o.client.verbose);
-  if (!finish_client_options(o.client, log)) return exit_code::usage;
+  if (auto rc = parse_client_arguments(app, argc, argv, o.client, log)) return *rc;
   std::string error;
   std::vector<TransportAddress> transports;
   for (const auto& a : o.addresses) {

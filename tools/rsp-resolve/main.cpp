@@ -315,9 +315,7 @@ int main(int argc, char** argv) {
   Options o;
   define(app, o);
   Log log("rsp-resolve");
-  if (auto rc = parse_arguments(app, argc, argv, log)) return *rc;
-  log.set_verbosity(o.client.verbose);
-  if (!finish_client_options(o.client, log)) return exit_code::usage;
+  if (auto rc = parse_client_arguments(app, argc, argv, o.client, log)) return *rc;
   if (o.dump) return dump(o, log);
   if (o.pool.empty()) {
     log.error("a POOL handle is required (or --dump; see --help)");

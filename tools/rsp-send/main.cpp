@@ -243,9 +243,7 @@ int main(int argc, char** argv) {
   Options o;
   define(app, o);
   Log log("rsp-send");
-  if (auto rc = parse_arguments(app, argc, argv, log)) return *rc;
-  log.set_verbosity(o.client.verbose);
-  if (!finish_client_options(o.client, log)) return exit_code::usage;
+  if (auto rc = parse_client_arguments(app, argc, argv, o.client, log)) return *rc;
   if (o.pool.size() > kMaxPoolHandleSize) {
     log.error(fmt::format("pool handle '{}' is longer than {} bytes", o.pool, kMaxPoolHandleSize));
     return exit_code::usage;
