@@ -1,5 +1,6 @@
-// Helpers for the real-socket transport tests: bounded waits on the io_context and a child
-// process running transport_peer.
+// Helpers for the transport tests: a Recorder of what an endpoint reports, bounded waits on the
+// io_context (stretched by RSP_TEST_TIMEOUT_SCALE), transport_peer as a child process, and a
+// client associated with one. endpoint_scenarios.hpp builds the shared backend cases on them.
 #pragma once
 
 #include <poll.h>
