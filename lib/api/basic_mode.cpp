@@ -27,7 +27,7 @@ int protocol_number(TransportProtocol p) {
   return 0;
 }
 
-// Resolves on the io thread with the socket's pool user (or the runtime's); blocks the caller.
+// Resolves with the io lease and the socket's pool user (or the runtime's); blocks the caller.
 asap::AsapResult<asap::Resolution> resolve(int fd, const PoolHandle& pool, std::size_t items,
                                            std::optional<milliseconds> stale_cache) {
   Runtime* r = Runtime::get();
@@ -65,6 +65,7 @@ asap::AsapResult<asap::Resolution> resolve(int fd, const PoolHandle& pool, std::
       promise->set_value(std::move(result));
     });
   });
+  r->about_to_block();
   return future.get();
 }
 
@@ -256,6 +257,7 @@ unsigned int rsp_pe_registration(const unsigned char* pool_handle, size_t pool_h
   });
   if (id == 0) return 0;
   if ((flags & REGF_DONTWAIT) != 0) return id;
+  r->about_to_block();
   const int error = future.get();
   if (error != 0) {
     r->call([&] { r->sidecar_elements.erase({pool, id}); });
@@ -282,6 +284,7 @@ unsigned int rsp_pe_deregistration(const unsigned char* pool_handle, size_t pool
     return true;
   });
   if (!found) return ENOENT;
+  if ((flags & DEREGF_DONTWAIT) == 0) r->about_to_block();
   const int error = (flags & DEREGF_DONTWAIT) != 0 ? 0 : future.get();
   r->call([&] { r->sidecar_elements.erase({pool, pe_id}); });
   return static_cast<unsigned int>(error);

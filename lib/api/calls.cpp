@@ -1,8 +1,9 @@
 // The rsp_* socket calls (draft-ietf-rserpool-api-00 §2-4, RSPLIB's forms): argument checks on
-// the caller's thread, asap work posted onto the io thread, waits bounded by the socket's
-// timeouts.
+// the caller's thread, asap work done with the io lease (in this thread when it can take it,
+// else posted to the holder), waits bounded by the socket's timeouts.
 #include <sys/eventfd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,9 +33,10 @@ std::shared_ptr<Socket> lookup(int fd) {
   return r != nullptr ? r->find(fd) : nullptr;
 }
 
-// Waits for a future; timeout 0 means forever. nullopt on timeout.
+// Waits for a future the io fulfils; timeout 0 means forever. nullopt on timeout.
 template <typename T>
 std::optional<T> wait(std::future<T>& future, milliseconds timeout) {
+  if (Runtime* r = Runtime::get()) r->about_to_block();
   if (timeout.count() > 0 && future.wait_for(timeout) != std::future_status::ready)
     return std::nullopt;
   return future.get();
@@ -44,7 +46,7 @@ std::span<const std::byte> bytes_of(const void* data, std::size_t length) {
   return {static_cast<const std::byte*>(data), length};
 }
 
-// io thread: the socket's pool user, created on first use.
+// Lease holder: the socket's pool user, created on first use.
 asap::PoolUser* ensure_pool_user(Runtime& r, const std::shared_ptr<Socket>& s) {
   if (s->pool_user) return s->pool_user.get();
   asap::Context* context = context_for(r, *s);
@@ -66,7 +68,7 @@ asap::SessionOptions session_options(const Socket& s) {
   return o;
 }
 
-// io thread: the PE session a send/cookie addresses (0 = the only one).
+// Lease holder: the PE session a send/cookie addresses (0 = the only one).
 std::optional<asap::SessionId> pe_session(Socket& s, rserpool_session_t requested) {
   if (requested != 0) return static_cast<asap::SessionId>(requested);
   const auto sessions = s.pool_element->sessions();
@@ -191,44 +193,9 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
     pool = pool_handle_of(sinfo->rinfo_pool_handle, sinfo->rinfo_pool_handle_size);
   }
   Runtime* r = Runtime::get();
-  // Fast path: the destination is known to exist without asking the io thread (a PE's named
-  // session, a PU's own session that is not in the Failed state). The message is copied and
-  // handed over without waiting; ordering is kept (the io thread runs posts in order). An
-  // error found there (the session vanished meanwhile) is reported in-band as
-  // RSERPOOL_MESSAGE_STATUS / DROPPED with sequence number 0.
-  const bool pe_fast = s->registered_pe && sinfo != nullptr && sinfo->rinfo_session != 0;
-  const bool pu_fast = !s->registered_pe && s->connected_session != asap::kNoSession &&
-                       !s->session_failed && !pool &&
-                       (sinfo == nullptr || sinfo->rinfo_session == 0 ||
-                        static_cast<asap::SessionId>(sinfo->rinfo_session) == s->connected_session);
-  if (pe_fast || pu_fast) {
-    std::vector<std::byte> copy(static_cast<const std::byte*>(data),
-                                static_cast<const std::byte*>(data) + length);
-    const asap::SessionId session = pe_fast ? static_cast<asap::SessionId>(sinfo->rinfo_session)
-                                            : s->connected_session.load();
-    boost::asio::post(r->io(), [s, session, send, copy = std::move(copy)] {
-      std::optional<asap::AsapError> error;
-      if (s->pool_element) {
-        auto sent = s->pool_element->send(session, copy, send);
-        if (!sent) error = sent.error();
-      } else if (s->pool_user) {
-        auto seq = s->pool_user->send(session, copy, send);
-        if (seq) s->last_seq[session] = *seq; else error = seq.error();
-      } else {
-        return;  // closed meanwhile
-      }
-      if (error) {
-        rserpool_message_status m{};
-        m.rms_type = RSERPOOL_MESSAGE_STATUS;
-        m.rms_length = sizeof m;
-        m.rms_state = RSERPOOL_MESSAGE_DROPPED;
-        m.rms_session = static_cast<rserpool_session_t>(session);
-        s->push_notification(RSERPOOL_MESSAGE_STATUS, &m, sizeof m);
-      }
-    });
-    return static_cast<ssize_t>(length);
-  }
-  const int error = r->call([&]() -> int {
+  // Runs with the io lease: sends at once (usrsctp hands the packet to the kernel before this
+  // returns) and reports errors directly.
+  auto send_now = [&]() -> int {
     const auto payload = bytes_of(data, length);
     if (s->pool_element) {
       const auto session = pe_session(*s, sinfo != nullptr ? sinfo->rinfo_session : 0);
@@ -259,7 +226,58 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
     if (!seq) return to_errno(seq.error());
     s->last_seq[session] = *seq;
     return 0;
-  });
+  };
+  // The destination is known to exist: a PE's named session, a PU's own session that is not
+  // in the Failed state.
+  const bool pe_fast = s->registered_pe && sinfo != nullptr && sinfo->rinfo_session != 0;
+  const bool pu_fast = !s->registered_pe && s->connected_session != asap::kNoSession &&
+                       !s->session_failed && !pool &&
+                       (sinfo == nullptr || sinfo->rinfo_session == 0 ||
+                        static_cast<asap::SessionId>(sinfo->rinfo_session) == s->connected_session);
+  {
+    const IoLease::Guard guard = r->lease().take();
+    if (guard.held()) {
+      // Any other send may open a session, and with it an endpoint (and usrsctp's thread).
+      std::optional<SignalDeferral> signals;
+      if (!pe_fast && !pu_fast) signals.emplace();
+      const int error = send_now();
+      if (error != 0) return fail(error);
+      return static_cast<ssize_t>(length);
+    }
+  }
+  // Another application thread holds the lease (it runs the io). To a known destination the
+  // message is copied and posted without waiting; ordering is kept (posts run in order, and a
+  // new holder runs pending posts before anything else). An error found then (the session
+  // vanished meanwhile) is reported in-band as RSERPOOL_MESSAGE_STATUS / DROPPED with sequence
+  // number 0. Otherwise the send is posted and waited for.
+  if (pe_fast || pu_fast) {
+    std::vector<std::byte> copy(static_cast<const std::byte*>(data),
+                                static_cast<const std::byte*>(data) + length);
+    const asap::SessionId session = pe_fast ? static_cast<asap::SessionId>(sinfo->rinfo_session)
+                                            : s->connected_session.load();
+    r->lease().post([s, session, send, copy = std::move(copy)] {
+      std::optional<asap::AsapError> error;
+      if (s->pool_element) {
+        auto sent = s->pool_element->send(session, copy, send);
+        if (!sent) error = sent.error();
+      } else if (s->pool_user) {
+        auto seq = s->pool_user->send(session, copy, send);
+        if (seq) s->last_seq[session] = *seq; else error = seq.error();
+      } else {
+        return;  // closed meanwhile
+      }
+      if (error) {
+        rserpool_message_status m{};
+        m.rms_type = RSERPOOL_MESSAGE_STATUS;
+        m.rms_length = sizeof m;
+        m.rms_state = RSERPOOL_MESSAGE_DROPPED;
+        m.rms_session = static_cast<rserpool_session_t>(session);
+        s->push_notification(RSERPOOL_MESSAGE_STATUS, &m, sizeof m);
+      }
+    });
+    return static_cast<ssize_t>(length);
+  }
+  const int error = r->call(send_now);
   if (error != 0) return fail(error);
   return static_cast<ssize_t>(length);
 }
@@ -274,7 +292,13 @@ ssize_t recv_impl(int fd, void* buffer, std::size_t length, rsp_sndrcvinfo* info
   const SocketOptions options = s->options();
   if (!timeout) timeout = options.receive_timeout;
   nonblocking = nonblocking || options.nonblocking;
-  const auto deadline = std::chrono::steady_clock::now() + *timeout;
+  using Clock = std::chrono::steady_clock;
+  const auto deadline =
+      timeout->count() > 0 ? Clock::now() + *timeout : Clock::time_point::max();
+  bool ran_io = false;
+  // Created before the first wait: asynchronous signals stay pending until the call returns
+  // or they end its wait with EINTR (receive_window.cpp).
+  std::optional<SignalDeferral> signals;
   std::size_t total = 0;
   int flags_out = 0;
   for (;;) {
@@ -289,15 +313,24 @@ ssize_t recv_impl(int fd, void* buffer, std::size_t length, rsp_sndrcvinfo* info
     if (s->closed()) return fail(EBADF);
     if (total > 0 && !whole_message) break;
     if (nonblocking) return fail(EAGAIN);
-    int wait_ms = -1;
+    std::optional<timespec> left;
     if (timeout->count() > 0) {
-      const auto left = std::chrono::duration_cast<milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return fail(EAGAIN);  // SO_RCVTIMEO expired
-      wait_ms = static_cast<int>(left.count());
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - Clock::now());
+      if (ns.count() <= 0) return fail(EAGAIN);  // SO_RCVTIMEO expired
+      left = timespec{static_cast<time_t>(ns.count() / 1'000'000'000),
+                      static_cast<long>(ns.count() % 1'000'000'000)};
+    }
+    if (!signals) signals.emplace();
+    if (!ran_io) {
+      // First run the io in this thread for a bounded window; then, or when another
+      // application thread runs it, sleep on the eventfd.
+      ran_io = true;
+      const auto waited = Runtime::get()->run_until_readable(*s, deadline, *signals);
+      if (waited == Runtime::Wait::Interrupted) return fail(EINTR);
+      if (waited != Runtime::Wait::Busy) continue;
     }
     pollfd p{s->fd, POLLIN, 0};
-    const int n = ::poll(&p, 1, wait_ms);
+    const int n = ::ppoll(&p, 1, left ? &*left : nullptr, &signals->caller_mask());
     if (n < 0 && errno == EINTR) return -1;
   }
   if (msg_flags != nullptr) *msg_flags = flags_out;
@@ -446,7 +479,10 @@ int rsp_close(int fd) {
     }
     return false;
   });
-  if (waiting) future.wait_for(kCloseDeregistrationBound);
+  if (waiting) {
+    r->about_to_block();
+    future.wait_for(kCloseDeregistrationBound);
+  }
   r->call([&] {
     s->registration_waiter.reset();
     if (s->pool_user) {

@@ -108,6 +108,11 @@ bool Socket::closed() const {
   return closed_;
 }
 
+bool Socket::readable() const {
+  std::lock_guard lock(mutex_);
+  return closed_ || !queue_.empty();
+}
+
 SocketOptions Socket::options() const {
   std::lock_guard lock(mutex_);
   return options_;
@@ -166,6 +171,13 @@ asap::PoolUser* Runtime::utility_pool_user() {
     utility_pool_user_ = std::move(*created);
   }
   return utility_pool_user_.get();
+}
+
+void Runtime::stop_io_thread() {
+  lease_.stop();
+  thread_.join();
+  work_.reset();
+  io_.stop();
 }
 
 // ---------------------------------------------------------------- Runtime: configuration
@@ -237,13 +249,11 @@ int Runtime::initialize(const rsp_info* info) {
   sigset_t all, previous;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &previous);
-  r->thread_ = std::thread([r] { r->io_.run(); });
+  r->thread_ = std::thread([r] { r->lease_.run_io_thread(); });
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   auto created = r->call([r] { return asap::Context::create(r->io_, r->options_); });
   if (!created) {
-    r->work_.reset();
-    r->io_.stop();
-    r->thread_.join();
+    r->stop_io_thread();
     return fail(to_errno(created.error()));
   }
   r->context_ = std::move(*created);
@@ -262,9 +272,7 @@ void Runtime::cleanup() {
     r->utility_pool_user_.reset();
     r->context_.reset();
   });
-  r->work_.reset();
-  r->io_.stop();
-  r->thread_.join();
+  r->stop_io_thread();
   delete r;  // the instance was released from its unique_ptr in initialize()
 }
 

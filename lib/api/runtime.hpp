@@ -1,10 +1,14 @@
-// The machinery under the rsp_* calls: one background thread running the asap layer's
-// io_context, the table of RSerPool sockets, and the per-socket receive queue whose readiness
-// an eventfd mirrors (the socket's descriptor *is* that eventfd, so poll(2) works on it).
+// The machinery under the rsp_* calls: the io lease (io_lease.hpp) over the asap layer's
+// io_context and its background io thread, the table of RSerPool sockets, and the per-socket
+// receive queue whose readiness an eventfd mirrors (the socket's descriptor *is* that eventfd,
+// so poll(2) works on it).
 //
-// Threads: application threads never touch asap objects. They post work onto the io thread
-// (Runtime::call) and exchange data with it through each socket's queue, which has its own
-// mutex. There is no global lock on the data path: the socket table is lock-free to read.
+// Threads: asap and transport objects are touched only by the holder of the io lease. An
+// application thread inside an rsp_* call holds it when it can (then it sends directly and runs
+// the io itself while it waits for its socket); otherwise it posts its work to the holder and
+// waits on its socket's eventfd. Data crosses threads through each socket's queue, which has its
+// own mutex. There is no global lock on the data path: the socket table is lock-free to read and
+// the lease is taken with one compare-and-swap.
 #pragma once
 
 #include <atomic>
@@ -26,6 +30,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include "api/io_lease.hpp"
+#include "api/signal_deferral.hpp"
 #include "rsp/asap.hpp"
 #include "rsp/rsp.h"
 
@@ -74,6 +80,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::optional<Piece> pop(void* buffer, std::size_t length, bool skip_notifications);
   void mark_closed();
   bool closed() const;
+  // What poll(2) on the eventfd says: an item is queued, or the socket was closed.
+  bool readable() const;
   SocketOptions options() const;
   template <typename F>
   void update_options(F&& f) {
@@ -81,12 +89,12 @@ class Socket : public std::enable_shared_from_this<Socket> {
     f(options_);
   }
 
-  // ---- written on the io thread, read by callers for the asynchronous send path ----
+  // ---- written by the lease holder, read by callers for the asynchronous send path ----
   std::atomic<asap::SessionId> connected_session{asap::kNoSession};  // PU: rsp_connect's session
   std::atomic<bool> registered_pe{false};   // PE: registration succeeded once
   std::atomic<bool> session_failed{false};  // PU: FailoverFailed, until a failover completes
 
-  // ---- io thread only ----
+  // ---- lease holder only ----
   std::unique_ptr<asap::Context> own_context;  // when the socket's config differs (profile)
   std::unique_ptr<asap::PoolElement> pool_element;
   std::unique_ptr<asap::PoolUser> pool_user;
@@ -114,18 +122,25 @@ class Runtime {
   static void cleanup();
 
   boost::asio::io_context& io() noexcept { return io_; }
+  IoLease& lease() noexcept { return lease_; }
   asap::Context& context() noexcept { return *context_; }
   const asap::ContextOptions& context_options() const noexcept { return options_; }
-  bool on_io_thread() const noexcept { return std::this_thread::get_id() == thread_.get_id(); }
 
-  // Runs f on the io thread and returns its result (directly when already there).
+  // Runs f with the io lease and returns its result: in this thread when it can take the lease
+  // (or holds it already), else on the thread that holds it (posted; this thread waits).
   template <typename F>
   auto call(F&& f) -> std::invoke_result_t<F&> {
     using R = std::invoke_result_t<F&>;
-    if (on_io_thread()) return f();
+    {
+      const IoLease::Guard guard = lease_.take();
+      if (guard.held()) {
+        const SignalDeferral signals;  // threads the asap layer starts must not take signals
+        return f();
+      }
+    }
     std::promise<R> promise;
     auto future = promise.get_future();
-    boost::asio::post(io_, [&] {
+    lease_.post([&] {
       if constexpr (std::is_void_v<R>) {
         f();
         promise.set_value();
@@ -136,20 +151,36 @@ class Runtime {
     return future.get();
   }
 
+  // The caller is about to block on something the io produces (a registration, a resolution):
+  // the io thread takes the lease now instead of after the grace period.
+  void about_to_block() { lease_.hand_over(); }
+
+  // A blocking receive's fast window (receive_window.cpp): runs the io in this thread until the
+  // socket is readable, `deadline` passes or the window (kReceiveWindow) ends, or a signal the
+  // caller takes is pending (Interrupted); Busy when another application thread holds the
+  // lease. The caller has deferred signals.
+  enum class Wait { Ready, Interrupted, WindowOver, Busy };
+  Wait run_until_readable(Socket& socket, std::chrono::steady_clock::time_point deadline,
+                          const SignalDeferral& signals);
+  static constexpr std::chrono::milliseconds kReceiveWindow{20};
+  // Tests: a longer window makes the fast path observable (signals, close from another thread).
+  void set_receive_window(std::chrono::milliseconds window) { receive_window_ms_ = window.count(); }
+
   // ---- socket table (lock-free lookups) ----
   std::shared_ptr<Socket> find(int fd) const;
   void insert(const std::shared_ptr<Socket>& socket);
   void erase(int fd);
   std::vector<std::shared_ptr<Socket>> all_sockets() const;
 
-  // A pool user for calls without a PU socket (rsp_getpoolinfo(-1), rsp_getaddrinfo): io thread.
+  // A pool user for calls without a PU socket (rsp_getpoolinfo(-1), rsp_getaddrinfo): lease holder.
   asap::PoolUser* utility_pool_user();
-  // Registrations made with rsp_pe_registration (io thread).
+  // Registrations made with rsp_pe_registration (lease holder).
   std::map<std::pair<PoolHandle, PoolElementId>, std::unique_ptr<asap::PoolElement>>
       sidecar_elements;
 
  private:
   Runtime() = default;
+  void stop_io_thread();
   static constexpr std::size_t kChunkBits = 10;
   static constexpr std::size_t kChunkSize = std::size_t{1} << kChunkBits;
   static constexpr std::size_t kChunks = 1024;  // descriptors below 1M
@@ -159,6 +190,8 @@ class Runtime {
 
   static std::atomic<Runtime*> instance_;
   boost::asio::io_context io_;
+  IoLease lease_{io_};
+  std::atomic<std::chrono::milliseconds::rep> receive_window_ms_{kReceiveWindow.count()};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::thread thread_;
   asap::ContextOptions options_;
@@ -184,7 +217,7 @@ timeval to_timeval(std::chrono::milliseconds ms);
 PoolHandle pool_handle_of(const unsigned char* bytes, std::size_t size);
 bool valid_pool_handle(const unsigned char* bytes, std::size_t size);
 
-// ---- io-thread glue (socket_events.cpp) ----
+// ---- asap glue, run by the lease holder (socket_events.cpp) ----
 // The Context a socket's asap objects use: its own when its options ask for another profile
 // or association parameters, else the runtime's.
 asap::Context* context_for(Runtime& runtime, Socket& socket);

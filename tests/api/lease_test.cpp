@@ -1,0 +1,309 @@
+// The rsp_* calls with the io lease (docs/api.md "Shape"): a blocking rsp_recvmsg runs the io in
+// its own thread for a bounded window, so the behaviours that used to come from the separate
+// io thread must hold there too: EINTR from signal handlers (and only from them), rsp_close from
+// another thread, other threads' sockets progressing meanwhile, and a PE's keep-alives answered
+// while its application computes outside any call (real rsp-registrar and echo_pe processes).
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/runtime.hpp"
+#include "process.hpp"
+#include "rsp/rsp.h"
+
+using namespace std::chrono_literals;
+using rsp::api::Runtime;
+using rsp::api::test::Child;
+using rsp::api::test::free_port;
+
+namespace {
+
+// rsp_initialize with one registrar on loopback (running or not) and fast-failing hunts.
+struct Library {
+  explicit Library(std::uint16_t registrar_port) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons(registrar_port);
+    std::memcpy(&address, &sin, sizeof sin);
+    registrar.rri_addr = reinterpret_cast<sockaddr*>(&address);
+    registrar.rri_addrs = 1;
+    rsp_info info{};
+    info.ri_registrars = &registrar;
+    info.ri_disable_autoconfig = 1;
+    REQUIRE(rsp_initialize(&info) == 0);
+  }
+  ~Library() { rsp_cleanup(); }
+  Runtime& runtime() { return *Runtime::get(); }
+  sockaddr_storage address{};
+  rsp_registrar_info registrar{};
+};
+
+std::unique_ptr<Child> start_registrar(std::uint16_t port, std::vector<std::string> extra = {}) {
+  std::vector<std::string> argv{RSP_REGISTRAR_BIN, "-l", "127.0.0.1:" + std::to_string(port),
+                                "--no-announce", "--no-status-socket", "--min-address-scope",
+                                "loopback", "--no-address-check", "--fast"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return std::make_unique<Child>(argv);
+}
+
+std::string unique_pool(const char* tag) {
+  static int counter = 0;
+  return std::string(tag) + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds bound = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+std::atomic<int> g_handled{0};
+void count_signal(int) { ++g_handled; }
+
+// A SIGUSR1 handler without SA_RESTART (poll-style calls fail with EINTR either way).
+struct Usr1Handler {
+  Usr1Handler() {
+    struct sigaction sa {};
+    sa.sa_handler = count_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &previous);
+  }
+  ~Usr1Handler() { sigaction(SIGUSR1, &previous, nullptr); }
+  struct sigaction previous {};
+};
+
+// A thread blocked in rsp_recvmsg on `fd`; its outcome once it returned.
+class Receiver {
+ public:
+  explicit Receiver(int fd) : fd_(fd), thread_([this] {
+    char buf[64];
+    const ssize_t n = rsp_recvmsg(fd_, buf, sizeof buf, nullptr, nullptr);
+    error_ = errno;
+    if (n > 0) data_.assign(buf, static_cast<std::size_t>(n));
+    result_ = n;
+    done_ = true;
+  }) {}
+  ~Receiver() {
+    // Never hang a failing test: data (or a signal) ends any wait of the receiver.
+    Usr1Handler escape;
+    while (!done_) {
+      if (auto socket = Runtime::get()->find(fd_)) socket->push(rsp::api::QueuedItem{});
+      pthread_kill(thread_.native_handle(), SIGUSR1);
+      eventually([&] { return done_.load(); }, 20ms);
+    }
+    thread_.join();
+  }
+  bool done() const { return done_; }
+  // Waits (bounded) for the receiver to return; `poke` runs between waits.
+  bool wait(const std::function<void()>& poke = {}, std::chrono::milliseconds bound = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    while (!done_ && std::chrono::steady_clock::now() < deadline) {
+      if (poke) poke();
+      eventually([&] { return done_.load(); }, 20ms);
+    }
+    return done_;
+  }
+  pthread_t handle() { return thread_.native_handle(); }
+  ssize_t result() const { return result_; }
+  int error() const { return error_; }
+  const std::string& data() const { return data_; }
+
+ private:
+  const int fd_;
+  std::atomic<bool> done_{false};
+  ssize_t result_ = 0;
+  int error_ = 0;
+  std::string data_;
+  std::thread thread_;
+};
+
+int new_socket() {
+  const int fd = rsp_socket(AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP);
+  REQUIRE(fd >= 0);
+  return fd;
+}
+
+void push_byte(int fd, char c) {
+  auto socket = Runtime::get()->find(fd);
+  REQUIRE(socket);
+  rsp::api::QueuedItem item;
+  item.data = {std::byte(c)};
+  socket->push(std::move(item));
+}
+
+void check_signal_interrupts(std::chrono::milliseconds window) {
+  Library lib(free_port());
+  lib.runtime().set_receive_window(window);
+  Usr1Handler handler;
+  g_handled = 0;
+  const int fd = new_socket();
+  {
+    Receiver receiver(fd);
+    if (window > 1s) REQUIRE(eventually([&] { return lib.runtime().lease().held_by_application(); }));
+    const pthread_t target = receiver.handle();
+    // Repeated: a signal that lands before the receiver blocks is handled and lost.
+    CHECK(receiver.wait([&] { pthread_kill(target, SIGUSR1); }));
+    CHECK(receiver.result() == -1);
+    CHECK(receiver.error() == EINTR);
+  }
+  CHECK(g_handled > 0);
+  rsp_close(fd);
+}
+
+}  // namespace
+
+TEST_CASE("a signal handler interrupts rsp_recvmsg with EINTR while it runs the io itself") {
+  check_signal_interrupts(1h);  // the receiver stays in its fast window
+}
+
+TEST_CASE("a signal handler interrupts rsp_recvmsg with EINTR while it waits on the eventfd") {
+  check_signal_interrupts(0ms);  // no window: straight to ppoll(2)
+}
+
+TEST_CASE("ignored signals and signals the caller blocked do not interrupt rsp_recvmsg") {
+  Library lib(free_port());
+  lib.runtime().set_receive_window(1h);
+  Usr1Handler handler;
+  g_handled = 0;
+  struct sigaction ignore {}, previous_usr2 {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGUSR2, &ignore, &previous_usr2);
+  const int fd = new_socket();
+  std::atomic<pid_t> tid{0};
+  std::atomic<ssize_t> result{0};
+  char c = 0;
+  std::thread receiver([&] {
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, nullptr);  // the caller's own choice: it stays pending
+    tid = ::gettid();
+    result = rsp_recvmsg(fd, &c, 1, nullptr, nullptr);
+    pthread_sigmask(SIG_UNBLOCK, &usr1, nullptr);  // delivered now
+  });
+  REQUIRE(eventually([&] { return tid != 0 && lib.runtime().lease().held_by_application(); }));
+  pthread_kill(receiver.native_handle(), SIGUSR2);
+  pthread_kill(receiver.native_handle(), SIGUSR1);
+  // Both are pending in the receiver (its /proc status says so); the window checks for
+  // signals every millisecond, and neither may end its wait.
+  const std::string status = "/proc/self/task/" + std::to_string(tid.load()) + "/status";
+  const unsigned long both = (1UL << (SIGUSR1 - 1)) | (1UL << (SIGUSR2 - 1));
+  CHECK(eventually([&] {
+    std::ifstream in(status);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("SigPnd:", 0) == 0) return (std::stoul(line.substr(7), nullptr, 16) & both) == both;
+    }
+    return false;
+  }));
+  CHECK_FALSE(eventually([&] { return result != 0; }, 100ms));
+  CHECK(g_handled == 0);
+  push_byte(fd, 'd');
+  receiver.join();
+  CHECK(result == 1);
+  CHECK(c == 'd');
+  CHECK(g_handled == 1);  // handled once the receiver unblocked it itself
+  sigaction(SIGUSR2, &previous_usr2, nullptr);
+  rsp_close(fd);
+}
+
+TEST_CASE("rsp_close from another thread ends a receive that runs the io itself with EBADF") {
+  Library lib(free_port());
+  lib.runtime().set_receive_window(1h);
+  const int fd = new_socket();
+  Receiver receiver(fd);
+  REQUIRE(eventually([&] { return lib.runtime().lease().held_by_application(); }));
+  CHECK(rsp_close(fd) == 0);  // its work runs on the receiver's thread, which holds the lease
+  CHECK(receiver.wait());
+  CHECK(receiver.result() == -1);
+  CHECK(receiver.error() == EBADF);
+}
+
+TEST_CASE("two threads on two sockets both progress while one of them runs the io in rsp_recvmsg") {
+  const std::uint16_t port = free_port();
+  auto registrar = start_registrar(port);
+  const std::string pool = unique_pool("lease");
+  Child pe({ECHO_PE_BIN, "-a", "127.0.0.1", "-h", pool},
+           {"RSP_REGISTRAR=127.0.0.1:" + std::to_string(port)});
+  REQUIRE(pe.wait_for("registered ", 20s));
+  Library lib(port);
+  lib.runtime().set_receive_window(1h);
+  const auto* handle = reinterpret_cast<const unsigned char*>(pool.data());
+  const int a = new_socket();
+  REQUIRE(rsp_connect(a, handle, pool.size()) == 0);
+  Receiver receiver(a);
+  REQUIRE(eventually([&] { return lib.runtime().lease().held_by_application(); }));
+
+  // This thread cannot take the lease: connect, sends and receives go through the receiver.
+  const int b = new_socket();
+  REQUIRE(rsp_connect(b, handle, pool.size()) == 0);
+  const timeval five{5, 0};
+  REQUIRE(rsp_setsockopt(b, SOL_RSERPOOL, RSP_RCVTIMEO, &five, sizeof five) == 0);
+  for (int i = 0; i < 20; ++i) {
+    const std::string text = "b" + std::to_string(i);
+    REQUIRE(rsp_sendmsg(b, text.data(), text.size(), nullptr, 0) == static_cast<ssize_t>(text.size()));
+    char buf[64];
+    int flags = 0;
+    ssize_t n = 0;
+    do {
+      n = rsp_recvmsg(b, buf, sizeof buf, nullptr, &flags);
+    } while (n > 0 && (flags & MSG_RSERPOOL_NOTIFICATION) != 0);
+    REQUIRE(n == static_cast<ssize_t>(text.size()));
+    CHECK(std::string(buf, static_cast<std::size_t>(n)) == text);
+  }
+  CHECK_FALSE(receiver.done());
+  CHECK(lib.runtime().lease().held_by_application());  // still the receiver's
+
+  // A message on the receiver's socket, sent from this thread, ends its wait.
+  REQUIRE(rsp_sendmsg(a, "for a", 5, nullptr, 0) == 5);
+  CHECK(receiver.wait());
+  CHECK(receiver.data() == "for a");
+  rsp_close(a);
+  rsp_close(b);
+}
+
+TEST_CASE("a PE that computes for longer than the grace period keeps its registration") {
+  const std::uint16_t port = free_port();
+  // The registrar drops a PE that leaves ENDPOINT_KEEP_ALIVE unanswered for 200 ms
+  // (RFC 5352 §3.7).
+  auto registrar = start_registrar(port, {"--keepalive-interval", "100ms", "--keepalive-timeout", "200ms"});
+  Library lib(port);
+  const std::string pool = unique_pool("compute");
+  const auto* handle = reinterpret_cast<const unsigned char*>(pool.data());
+  const int fd = new_socket();
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(rsp_bind(fd, reinterpret_cast<const sockaddr*>(&local), sizeof local) == 0);
+  REQUIRE(rsp_register(fd, handle, pool.size(), nullptr) == 0);
+  std::uint32_t id = 0;
+  REQUIRE(rsp_getsockname(fd, nullptr, nullptr, &id) == 0);  // leaves the call holding nothing
+
+  // "Computing": no rsp_* call for many keep-alive periods. The io thread must have taken the
+  // io back after the grace period to answer the registrar.
+  std::this_thread::sleep_for(1500ms);
+
+  rsp_poolinfo* info = nullptr;
+  REQUIRE(rsp_getpoolinfo(-1, handle, pool.size(), 8, &info) == 1);  // the number of PEs
+  bool listed = false;
+  for (const rsp_peinfo* p = info->pi_first; p != nullptr; p = p->pi_next) listed |= p->pi_pe_id == id;
+  CHECK(listed);
+  rsp_freepoolinfo(info);
+  rsp_close(fd);
+}
