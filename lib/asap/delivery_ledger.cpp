@@ -1,15 +1,38 @@
 #include "delivery_ledger.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace rsp::asap::detail {
 
 std::uint64_t payload_hash(std::span<const std::byte> payload) noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (const std::byte b : payload) {
-    h ^= static_cast<std::uint8_t>(b);
-    h *= 0x100000001b3ull;
+  // MurmurHash64A's mixing, 8 bytes per step: a byte-wise FNV-1a took ~7 us per 4 KiB message,
+  // a sixth of a pipelining pool user's CPU time (bench/api/README.md). Only ever compared
+  // within this process, so the byte order of the loads does not matter.
+  constexpr std::uint64_t m = 0xc6a4a7935bd1e995ull;
+  constexpr int r = 47;
+  const std::byte* p = payload.data();
+  const std::size_t n = payload.size();
+  std::uint64_t h = 0xcbf29ce484222325ull ^ (n * m);
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t k;
+    std::memcpy(&k, p + i, sizeof k);
+    k *= m;
+    k ^= k >> r;
+    k *= m;
+    h ^= k;
+    h *= m;
   }
+  if (i < n) {
+    std::uint64_t k = 0;
+    std::memcpy(&k, p + i, n - i);
+    h ^= k;
+    h *= m;
+  }
+  h ^= h >> r;
+  h *= m;
+  h ^= h >> r;
   return h;
 }
 

@@ -20,7 +20,7 @@
 
 namespace rsp::asap::detail {
 
-std::uint64_t payload_hash(std::span<const std::byte> payload) noexcept;  // FNV-1a 64
+std::uint64_t payload_hash(std::span<const std::byte> payload) noexcept;  // 64-bit, not keyed
 
 class DeliveryLedger {
  public:
