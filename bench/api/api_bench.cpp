@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "process.hpp"
@@ -151,6 +152,16 @@ std::optional<double> failover_once(Pool& pool, int profile, const char* pe_prof
 
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
+  // --no-failover: the message rates only (quick runs, profiling).
+  bool failover = true;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--no-failover") {
+      failover = false;
+      std::copy(argv + i + 1, argv + argc + 1, argv + i);
+      --argc;
+      break;
+    }
+  }
   Pool pool("bench-" + std::to_string(::getpid()));
   g_pool = &pool;
   initialize(pool.port);
@@ -166,6 +177,10 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  if (!failover) {
+    rsp_cleanup();
+    return 0;
+  }
 
   constexpr int kRuns = 5;
   std::printf("\nfailover time, SIGKILL of the serving PE -> first echo from another PE (%d runs)\n",

@@ -299,6 +299,11 @@ ssize_t recv_impl(int fd, void* buffer, std::size_t length, rsp_sndrcvinfo* info
   // Created before the first wait: asynchronous signals stay pending until the call returns
   // or they end its wait with EINTR (receive_window.cpp).
   std::optional<SignalDeferral> signals;
+  // After the window: the eventfd signals what this call leaves queued (Socket::end_receive).
+  struct EndReceive {
+    Socket& socket;
+    ~EndReceive() { socket.end_receive(); }
+  } end_receive{*s};
   std::size_t total = 0;
   int flags_out = 0;
   for (;;) {

@@ -28,6 +28,7 @@ Runtime::Wait Runtime::run_until_readable(Socket& socket,
   using Clock = std::chrono::steady_clock;
   IoLease::Guard guard = lease_.take();
   if (!guard.held()) return Wait::Busy;
+  socket.begin_receive();
   Wait outcome = Wait::WindowOver;
   {
     const auto window = std::chrono::milliseconds(receive_window_ms_.load());

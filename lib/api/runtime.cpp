@@ -27,23 +27,40 @@ std::mutex& init_mutex() {
 Socket::~Socket() { ::close(fd); }
 
 void Socket::signal_locked() {
+  if (signalled_) return;
   const std::uint64_t one = 1;
-  // The counter only ever goes 0 -> 1 here (we write when the queue becomes non-empty), so the
-  // write cannot block or overflow.
+  // The counter only ever goes 0 -> 1 here and back to 0 in drain_locked, so the write cannot
+  // block or overflow.
   [[maybe_unused]] const auto n = ::write(fd, &one, sizeof one);
+  signalled_ = true;
 }
 
 void Socket::drain_locked() {
+  if (!signalled_) return;
   std::uint64_t value = 0;
   [[maybe_unused]] const auto n = ::read(fd, &value, sizeof value);  // EFD_NONBLOCK
+  signalled_ = false;
 }
 
 void Socket::push(QueuedItem item) {
   std::lock_guard lock(mutex_);
   if (closed_) return;
-  const bool was_empty = queue_.empty();
   queue_.push_back(std::move(item));
-  if (was_empty) signal_locked();
+  // The thread that runs the io while it waits on this socket takes the item itself before it
+  // returns; end_receive() makes the eventfd right for what it leaves.
+  if (receiver_ != std::this_thread::get_id()) signal_locked();
+}
+
+void Socket::begin_receive() {
+  std::lock_guard lock(mutex_);
+  receiver_ = std::this_thread::get_id();
+}
+
+void Socket::end_receive() {
+  std::lock_guard lock(mutex_);
+  if (receiver_ != std::this_thread::get_id()) return;
+  receiver_ = std::thread::id();
+  if (!queue_.empty() || closed_) signal_locked();
 }
 
 void Socket::push_notification(int type, const void* bytes, std::size_t size) {

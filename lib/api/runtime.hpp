@@ -80,7 +80,13 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::optional<Piece> pop(void* buffer, std::size_t length, bool skip_notifications);
   void mark_closed();
   bool closed() const;
-  // What poll(2) on the eventfd says: an item is queued, or the socket was closed.
+  // A receiving thread about to run the io itself (receive_window.cpp): items that its own
+  // handlers queue meanwhile do not signal the eventfd (a write now and a read when it pops
+  // them); end_receive(), before its call returns, signals for whatever it leaves queued.
+  void begin_receive();
+  void end_receive();
+  // An item is queued, or the socket was closed: what poll(2) on the eventfd says, except
+  // during begin_receive()..end_receive().
   bool readable() const;
   SocketOptions options() const;
   template <typename F>
@@ -111,6 +117,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::deque<QueuedItem> queue_;
   SocketOptions options_;
   bool closed_ = false;
+  bool signalled_ = false;       // the eventfd counter is 1
+  std::thread::id receiver_;     // begin_receive()'s thread, until end_receive()
   void signal_locked();
   void drain_locked();
 };
@@ -158,7 +166,7 @@ class Runtime {
   // A blocking receive's fast window (receive_window.cpp): runs the io in this thread until the
   // socket is readable, `deadline` passes or the window (kReceiveWindow) ends, or a signal the
   // caller takes is pending (Interrupted); Busy when another application thread holds the
-  // lease. The caller has deferred signals.
+  // lease. The caller has deferred signals, and calls socket.end_receive() before it returns.
   enum class Wait { Ready, Interrupted, WindowOver, Busy };
   Wait run_until_readable(Socket& socket, std::chrono::steady_clock::time_point deadline,
                           const SignalDeferral& signals);

@@ -235,6 +235,35 @@ TEST_CASE("rsp_close from another thread ends a receive that runs the io itself 
   CHECK(receiver.error() == EBADF);
 }
 
+TEST_CASE("after a receive that ran the io, the socket is readable exactly while items remain") {
+  Library lib(free_port());
+  lib.runtime().set_receive_window(1h);
+  const int fd = new_socket();
+  auto socket = lib.runtime().find(fd);
+  {
+    Receiver receiver(fd);
+    REQUIRE(eventually([&] { return lib.runtime().lease().held_by_application(); }));
+    // Queued by the receiver's own thread (it runs what is posted while it holds the lease),
+    // which does not signal the eventfd for what it is about to take itself.
+    lib.runtime().lease().post([socket] {
+      for (const char c : {'a', 'b'}) {
+        rsp::api::QueuedItem item;
+        item.data = {std::byte(c)};
+        socket->push(std::move(item));
+      }
+    });
+    CHECK(receiver.wait());
+    CHECK(receiver.data() == "a");
+  }
+  pollfd p{fd, POLLIN, 0};
+  CHECK(rsp_poll(&p, 1, 0) == 1);  // 'b' is still queued
+  char c = 0;
+  CHECK(rsp_recv(fd, &c, 1, MSG_DONTWAIT) == 1);
+  CHECK(c == 'b');
+  CHECK(rsp_poll(&p, 1, 0) == 0);
+  rsp_close(fd);
+}
+
 TEST_CASE("two threads on two sockets both progress while one of them runs the io in rsp_recvmsg") {
   const std::uint16_t port = free_port();
   auto registrar = start_registrar(port);
