@@ -344,6 +344,13 @@ ssize_t recv_impl(int fd, void* buffer, std::size_t length, rsp_sndrcvinfo* info
 
 bool is_rsp_socket(int fd) { return lookup(fd) != nullptr; }
 
+// A caller about to wait in poll(2)/select(2): the io thread runs the io from now on (not
+// only after the grace period), unless another application thread holds the lease.
+void before_waiting(bool waits) {
+  Runtime* r = Runtime::get();
+  if (r != nullptr && waits) r->about_to_block();
+}
+
 }  // namespace
 
 extern "C" {
@@ -725,10 +732,14 @@ ssize_t rsp_read(int fd, void* buffer, size_t length) {
 
 // The descriptor of an RSerPool socket is an eventfd that is readable exactly while its
 // receive queue is not empty, so the kernel's poll/select serve mixed sets directly.
-int rsp_poll(struct pollfd* fds, nfds_t nfds, int timeout_ms) { return ::poll(fds, nfds, timeout_ms); }
+int rsp_poll(struct pollfd* fds, nfds_t nfds, int timeout_ms) {
+  before_waiting(timeout_ms != 0);
+  return ::poll(fds, nfds, timeout_ms);
+}
 
 int rsp_select(int nfds, fd_set* readfds, fd_set* writefds, fd_set* exceptfds,
                struct timeval* timeout) {
+  before_waiting(timeout == nullptr || timeout->tv_sec != 0 || timeout->tv_usec != 0);
   return ::select(nfds, readfds, writefds, exceptfds, timeout);
 }
 

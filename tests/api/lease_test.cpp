@@ -307,6 +307,32 @@ TEST_CASE("two threads on two sockets both progress while one of them runs the i
   rsp_close(b);
 }
 
+TEST_CASE("rsp_poll hands the io to the io thread: a reply arrives while the caller waits in it") {
+  const std::uint16_t port = free_port();
+  auto registrar = start_registrar(port);
+  const std::string pool = unique_pool("poll");
+  Child pe({ECHO_PE_BIN, "-a", "127.0.0.1", "-h", pool},
+           {"RSP_REGISTRAR=127.0.0.1:" + std::to_string(port)});
+  REQUIRE(pe.wait_for("registered ", 20s));
+  Library lib(port);
+  // The io thread would only take the io back after an hour: just the hand-over serves it.
+  lib.runtime().lease().set_grace(1h);
+  const int fd = new_socket();
+  REQUIRE(rsp_connect(fd, reinterpret_cast<const unsigned char*>(pool.data()), pool.size()) == 0);
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(rsp_sendmsg(fd, "ping", 4, nullptr, 0) == 4);  // sent by this thread, lease kept
+    pollfd p{fd, POLLIN, 0};
+    REQUIRE(rsp_poll(&p, 1, 10'000) == 1);
+    char buf[16];
+    ssize_t n = 0;
+    do {  // rsp_recv skips notifications; wait again if that was all
+      n = rsp_recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    } while (n < 0 && errno == EAGAIN && rsp_poll(&p, 1, 10'000) == 1);
+    CHECK(n == 4);
+  }
+  rsp_close(fd);
+}
+
 TEST_CASE("a PE that computes for longer than the grace period keeps its registration") {
   const std::uint16_t port = free_port();
   // The registrar drops a PE that leaves ENDPOINT_KEEP_ALIVE unanswered for 200 ms
