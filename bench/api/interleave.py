@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Interleaved rounds of the transport benchmark and one or more api_bench builds, so that
+all of them see the same (shared, noisy) host. Prints medians and ranges of each build's rate
+and of its ratio to the transport's rate in the same round (bench/api/README.md).
+
+usage: interleave.py --transport BUILD --api NAME=BUILD [--api NAME=BUILD ...]
+                     [--rounds 6] [--min-time 2] [--failover]
+BUILD is a build directory with bench/transport/transport_bench or bench/api/api_bench.
+"""
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import time
+
+SHAPES = [("sequential", "64"), ("sequential", "4096"), ("pipelined", "64"), ("pipelined", "4096")]
+COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def rate(value, unit):
+    return float(value) * {"": 1, "k": 1e3, "M": 1e6}[unit]
+
+
+def transport_rates(out):
+    found = {}
+    for line in COLOUR.sub("", out).splitlines():
+        m = re.match(r"(sequential|pipelined)/udp/(\d+)/real_time\s+\S+ us\s+\S+ us\s+\d+\s+\S+\s+"
+                     r"([\d.]+)([kM]?)/s", line)
+        if m:
+            found[(m.group(1), m.group(2))] = rate(m.group(3), m.group(4))
+    return found
+
+
+def api_rates(out):
+    found, failover = {}, []
+    for line in COLOUR.sub("", out).splitlines():
+        m = re.match(r"(sequential|pipelined)/rsp_sendmsg/(\d+)/real_time\s.*?items_per_second="
+                     r"([\d.]+)([kM]?)/s", line)
+        if m:
+            found[(m.group(1), m.group(2))] = rate(m.group(3), m.group(4))
+        if line.startswith(("default ", "low-latency ")):
+            failover.append(line.strip())
+    return found, failover
+
+
+def run(argv):
+    return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--transport", required=True)
+    p.add_argument("--api", action="append", required=True, help="NAME=BUILD")
+    p.add_argument("--rounds", type=int, default=6)
+    p.add_argument("--min-time", default="2")
+    p.add_argument("--failover", action="store_true", help="also the failover runs, every round")
+    a = p.parse_args()
+    apis = [tuple(x.split("=", 1)) for x in a.api]
+    tr = {s: [] for s in SHAPES}
+    ar = {name: {s: [] for s in SHAPES} for name, _ in apis}
+    loads, failovers = [], []
+    start = time.strftime("%H:%M", time.gmtime())
+    for _ in range(a.rounds):
+        loads.append(os.getloadavg()[0])
+        t = transport_rates(run([f"{a.transport}/bench/transport/transport_bench",
+                                 f"--benchmark_min_time={a.min_time}", "--benchmark_filter=udp"]))
+        for name, build in apis:
+            argv = [f"{build}/bench/api/api_bench", f"--benchmark_min_time={a.min_time}"]
+            if not a.failover:
+                argv.append("--no-failover")  # older builds ignore it and run them anyway
+            r, f = api_rates(run(argv))
+            failovers += [(name, line) for line in f]
+            for s in SHAPES:
+                if s in r and s in t:
+                    ar[name][s].append((r[s], r[s] / t[s]))
+        for s in SHAPES:
+            if s in t:
+                tr[s].append(t[s])
+        loads.append(os.getloadavg()[0])
+    end = time.strftime("%H:%M", time.gmtime())
+    print(f"{a.rounds} rounds, min_time {a.min_time} s, {start}-{end} UTC, "
+          f"load average (1 min) {min(loads):.2f}-{max(loads):.2f}")
+    for s in SHAPES:
+        if not tr[s]:
+            continue
+        line = (f"{s[0]:10} {s[1]:>4}  transport {statistics.median(tr[s]) / 1e3:6.1f}k "
+                f"({min(tr[s]) / 1e3:.1f}-{max(tr[s]) / 1e3:.1f}k)")
+        for name, _ in apis:
+            v = ar[name][s]
+            if not v:
+                continue
+            rates, ratios = [x[0] for x in v], [x[1] for x in v]
+            line += (f" | {name} {statistics.median(rates) / 1e3:6.1f}k "
+                     f"{100 * statistics.median(ratios):4.0f} % ({100 * min(ratios):.0f}-"
+                     f"{100 * max(ratios):.0f})")
+        print(line)
+    for name, line in failovers:
+        print(f"{name:8} {line}")
+
+
+if __name__ == "__main__":
+    main()
