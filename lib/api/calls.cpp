@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 
@@ -48,6 +49,7 @@ std::span<const std::byte> bytes_of(const void* data, std::size_t length) {
 
 // Lease holder: the socket's pool user, created on first use.
 asap::PoolUser* ensure_pool_user(Runtime& r, const std::shared_ptr<Socket>& s) {
+  assert(r.lease().held_by_this_thread());
   if (s->pool_user) return s->pool_user.get();
   asap::Context* context = context_for(r, *s);
   if (context == nullptr) return nullptr;
@@ -196,6 +198,7 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
   // Runs with the io lease: sends at once (usrsctp hands the packet to the kernel before this
   // returns) and reports errors directly.
   auto send_now = [&]() -> int {
+    assert(r->lease().held_by_this_thread());
     const auto payload = bytes_of(data, length);
     if (s->pool_element) {
       const auto session = pe_session(*s, sinfo != nullptr ? sinfo->rinfo_session : 0);
@@ -255,7 +258,8 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
                                 static_cast<const std::byte*>(data) + length);
     const asap::SessionId session = pe_fast ? static_cast<asap::SessionId>(sinfo->rinfo_session)
                                             : s->connected_session.load();
-    r->lease().post([s, session, send, copy = std::move(copy)] {
+    r->lease().post([r, s, session, send, copy = std::move(copy)] {
+      assert(r->lease().held_by_this_thread());
       std::optional<asap::AsapError> error;
       if (s->pool_element) {
         auto sent = s->pool_element->send(session, copy, send);

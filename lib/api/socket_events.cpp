@@ -2,6 +2,7 @@
 // (modelled on RFC 6458 §6.1: SCTP_ASSOC_CHANGE ~ session change, SCTP_SEND_FAILED_EVENT ~
 // message status, SCTP_SHUTDOWN_EVENT ~ shutdown).
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 #include "api/runtime.hpp"
@@ -197,6 +198,7 @@ QueuedItem item_of(asap::ReceivedData&& data, int flags) {
 }  // namespace
 
 asap::Context* context_for(Runtime& runtime, Socket& socket) {
+  assert(runtime.lease().held_by_this_thread());
   if (socket.own_context) return socket.own_context.get();
   const SocketOptions options = socket.options();
   if (!options.profile && !options.association && !options.stale_cache)
