@@ -37,6 +37,10 @@ ENV = [
     ("RSP_REGISTRAR", "Comma-separated registrar ADDR:PORT list used when no --registrar is given "
                       "(a bare ADDR means port 3863). Without it the tools listen for the registrars' "
                       "SERVER_ANNOUNCE multicast (RFC 5352 section 3.6)."),
+    ("RSP_ANNOUNCE", "The multicast group and port to listen on for SERVER_ANNOUNCE when no registrar is "
+                     "configured: IPv4 (239.0.0.50:3863, the default) or IPv6 ([ff05::3863:50]:3863)."),
+    ("RSP_ANNOUNCE_INTERFACE", "The interface (by name, e.g. eth0) to join the announce group on; default every "
+                               "multicast-capable interface."),
     ("RSP_TRANSPORT", "SCTP backend when no --transport is given: kernel or udp (usrsctp over UDP, RFC 6951)."),
 ]
 
