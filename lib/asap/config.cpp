@@ -66,6 +66,7 @@ AsapConfig low_latency_config() {
   c.timers.server_hunt_retry_delay = milliseconds(200);
   c.timers.stale_cache = milliseconds(1000);
   c.timers.failover_connect_timeout = milliseconds(100);
+  c.timers.failover_connect_stagger = milliseconds(20);
   return c;
 }
 

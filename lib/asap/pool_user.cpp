@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <deque>
+#include <iterator>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "delivery_ledger.hpp"
 #include "registrar_channel.hpp"
@@ -56,6 +58,13 @@ struct Pending {
   SendOptions options;
 };
 
+// A setup superseded by a later one but still running (RFC 8305-style race): its PE and its own
+// failover_connect_timeout.
+struct Attempt {
+  wire::PoolElement pe;
+  std::unique_ptr<Timer> timeout;
+};
+
 // One data association a session used, kept after a failover to account for late returns.
 struct Leg {
   PoolElementId pe = 0;
@@ -73,12 +82,17 @@ struct Session {
   bool up = false;
   std::map<AssociationId, Leg> legs;  // current and previous legs
   std::unique_ptr<Timer> connect_timer;
+  // While not up: earlier setups still racing the current one (association/pe), and the timer
+  // that starts the next candidate (failover_connect_stagger). Invariant: racing is empty
+  // unless association != 0 && !up.
+  std::map<AssociationId, Attempt> racing;
+  std::unique_ptr<Timer> stagger_timer;
   std::optional<std::vector<std::byte>> cookie;
   std::optional<asap_msg::BusinessCard> card;
   std::deque<Pending> queue;
   MessageSeq next_seq = 1;
   std::uint64_t failovers = 0;
-  std::set<PoolElementId> tried;          // PEs given up during the current failover
+  std::set<PoolElementId> tried;          // PEs set up (or given up) since the last Up
   std::optional<PoolElementId> preferred; // SendOptions::pool_element
   bool failing_over = false;              // report pending
   FailoverReport report;
@@ -275,22 +289,24 @@ struct PoolUser::Impl {
   }
 
   // ---- sessions ----
-  void start_connect(Session& s) {
-    s.state = s.failing_over ? SessionState::FailingOver : SessionState::Resolving;
-    // A BUSINESS_CARD names where to go next (RFC 5352 §3.10): its PEs first, then its pool.
+  // The next PE to set up from what is known locally: a BUSINESS_CARD names where to go next
+  // (RFC 5352 §3.10): its PEs first, then its pool; else the session's pool from the cache.
+  std::optional<wire::PoolElement> next_candidate(Session& s) {
     if (s.card) {
       for (const auto& pe : s.card->pool_elements) {
-        if (s.tried.count(pe.id) == 0 && usable(pe)) {
-          connect_to(s, pe);
-          return;
-        }
+        if (s.tried.count(pe.id) == 0 && usable(pe)) return pe;
       }
     }
-    const PoolHandle pool = s.card ? s.card->pool_handle : s.pool;
-    if (auto pe = pick(s, pool)) {
+    return pick(s, s.card ? s.card->pool_handle : s.pool);
+  }
+
+  void start_connect(Session& s) {
+    s.state = s.failing_over ? SessionState::FailingOver : SessionState::Resolving;
+    if (auto pe = next_candidate(s)) {
       connect_to(s, *pe);
       return;
     }
+    const PoolHandle pool = s.card ? s.card->pool_handle : s.pool;
     // Nothing usable cached: ask the registrar (again, bypassing the cache during a failover).
     const auto generation = ++s.generation;
     ResolveOptions options = s.options.resolve;
@@ -325,7 +341,7 @@ struct PoolUser::Impl {
       }
       return nullptr;
     };
-    if (s.preferred) {
+    if (s.preferred && s.tried.count(*s.preferred) == 0) {
       if (const auto* pe = find_pe(*s.preferred); pe != nullptr && usable(*pe)) return *pe;
     }
     auto& cursor = it->second.cursor;
@@ -364,10 +380,16 @@ struct PoolUser::Impl {
       return;
     }
     auto association = data->connect(pe.user_transport);
+    s.tried.insert(pe.id);
     if (!association) {
-      s.tried.insert(pe.id);
-      start_connect(s);
+      if (s.association == 0) start_connect(s);  // else the running setup goes on
       return;
+    }
+    if (s.association != 0 && !s.up) {
+      // Race the running setup instead of giving it up: it may only be slow.
+      Attempt& earlier = s.racing[s.association];
+      earlier.pe = *s.pe;
+      earlier.timeout = std::exchange(s.connect_timer, context.time().make_timer());
     }
     s.pe = pe;
     s.association = *association;
@@ -377,11 +399,78 @@ struct PoolUser::Impl {
     by_association[*association] = s.id;
     s.connect_timer->start(context.config().timers.failover_connect_timeout,
                            [this, id = s.id, a = *association] {
-                             Session* s = find(id);
-                             if (s == nullptr || s->association != a || s->up) return;
-                             (void)data->abort(a);
-                             pe_unusable(*s, "association setup timed out");
+                             if (Session* s = find(id)) setup_timed_out(*s, a);
                            });
+    const auto stagger = context.config().timers.failover_connect_stagger;
+    if (stagger.count() > 0 && stagger < context.config().timers.failover_connect_timeout) {
+      s.stagger_timer->start(stagger, [this, id = s.id, a = *association] {
+        Session* s = find(id);
+        if (s != nullptr && s->association == a && !s->up) race_next(*s);
+      });
+    }
+  }
+
+  // The setup running for failover_connect_stagger has not come up: a PE that died since the
+  // registrar last heard from it swallows INITs (no ABORT from a killed usrsctp process or a
+  // frozen host). Start the next candidate beside it (RFC 8305 §5's connection attempt delay).
+  // Only cached candidates: a resolution would answer the same list.
+  void race_next(Session& s) {
+    if (s.tried.size() >= context.config().timers.failover_max_attempts) return;
+    if (auto pe = next_candidate(s)) connect_to(s, *pe);
+  }
+
+  void setup_timed_out(Session& s, AssociationId a) {
+    if (s.association == a) {
+      if (s.up) return;
+      (void)data->abort(a);
+      pe_unusable(s, "association setup timed out");
+    } else if (s.racing.count(a) != 0) {
+      (void)data->abort(a);
+      racing_failed(s, a, "association setup timed out");
+    }
+  }
+
+  // An earlier setup of the race failed: report its PE (RFC 5352 §3.5) and start the next
+  // candidate at once; the current setup goes on.
+  void racing_failed(Session& s, AssociationId a, const std::string& why) {
+    auto it = s.racing.find(a);
+    const PoolElementId pe = it->second.pe.id;
+    s.racing.erase(it);
+    by_association.erase(a);
+    s.legs.erase(a);  // never carried data: sends wait for Up
+    report_unreachable(s.card ? s.card->pool_handle : s.pool, pe);
+    if (!s.failing_over) {
+      const SessionId id = s.id;  // the handler may close the session
+      begin_report(s, make_error(AsapErrc::TransportError, why), pe, std::nullopt);
+      if (find(id) == nullptr) return;
+    }
+    race_next(s);
+  }
+
+  // Ends a setup that lost the race: aborted, not reported (it may only have been slower).
+  void abandon(Session& s, AssociationId a) {
+    (void)data->abort(a);
+    by_association.erase(a);
+    s.legs.erase(a);
+  }
+
+  void abandon_racing(Session& s) {
+    auto racing = std::move(s.racing);
+    s.racing.clear();
+    for (auto& [a, attempt] : racing) abandon(s, a);
+    s.stagger_timer->cancel();
+  }
+
+  // The current setup failed while earlier ones still run: the newest of them becomes current.
+  bool promote_racing(Session& s) {
+    if (s.racing.empty()) return false;
+    auto newest = std::prev(s.racing.end());
+    s.association = newest->first;
+    s.pe = std::move(newest->second.pe);
+    s.up = false;
+    std::swap(s.connect_timer, newest->second.timeout);
+    s.racing.erase(newest);
+    return true;
   }
 
   // The PE being connected to cannot be reached: report it and try the next.
@@ -399,11 +488,16 @@ struct PoolUser::Impl {
       begin_report(s, make_error(AsapErrc::TransportError, why), failed, std::nullopt);
       if (find(s.id) == nullptr) return;
     }
+    if (promote_racing(s)) {
+      race_next(s);  // a setup failed: the next candidate starts at once
+      return;
+    }
     start_connect(s);
   }
 
   void drop_leg(Session& s) {
     s.connect_timer->cancel();
+    s.stagger_timer->cancel();
     s.association = 0;
     s.up = false;
     s.pe.reset();
@@ -436,6 +530,7 @@ struct PoolUser::Impl {
       if (report_pe) report_unreachable(s.pool, *from);
     }
     drop_leg(s);
+    abandon_racing(s);
     if (leg != 0 && abort_association) {
       // ABORT hands the unacknowledged messages back (on_send_failed) before/with Lost.
       (void)data->abort(leg);
@@ -459,6 +554,7 @@ struct PoolUser::Impl {
 
   void session_failed(Session& s, AsapError why) {
     drop_leg(s);
+    abandon_racing(s);
     s.state = SessionState::Failed;
     FailoverReport report = std::move(s.report);
     report.session = s.id;
@@ -485,9 +581,20 @@ struct PoolUser::Impl {
   }
 
   void on_up(Session& s, AssociationId a) {
-    if (s.association != a) return;
+    if (s.association != a) {
+      auto earlier = s.racing.find(a);
+      if (earlier == s.racing.end()) return;
+      // An earlier setup won the race: it becomes the session's, the later one is abandoned.
+      abandon(s, s.association);
+      s.association = a;
+      s.pe = std::move(earlier->second.pe);
+      std::swap(s.connect_timer, earlier->second.timeout);
+      s.racing.erase(earlier);
+    }
+    abandon_racing(s);
     s.up = true;
     s.connect_timer->cancel();
+    s.tried.clear();
     s.state = SessionState::Connected;
     s.preferred.reset();
     bool replayed = false;
@@ -560,7 +667,14 @@ struct PoolUser::Impl {
         by_association.erase(it);
         auto leg = s->legs.find(e.association);
         if (leg != s->legs.end()) leg->second.alive = false;
-        if (s->association != e.association || s->closing) return;
+        if (s->closing) return;
+        if (s->racing.count(e.association) != 0) {
+          racing_failed(*s, e.association,
+                        std::string("association ") +
+                            (e.kind == AssociationEventKind::CannotStart ? "could not be set up" : "lost during setup"));
+          return;
+        }
+        if (s->association != e.association) return;
         if (!s->up) {
           pe_unusable(*s, std::string("association ") +
                               (e.kind == AssociationEventKind::CannotStart ? "could not be set up" : "lost during setup"));
@@ -732,7 +846,11 @@ AsapResult<std::unique_ptr<PoolUser>> PoolUser::create(Context& context, PoolUse
 
 PoolUser::~PoolUser() {
   impl_->alive.reset();
-  for (auto& [id, s] : impl_->sessions) s.connect_timer->cancel();
+  for (auto& [id, s] : impl_->sessions) {
+    s.connect_timer->cancel();
+    s.stagger_timer->cancel();
+    for (auto& [a, attempt] : s.racing) attempt.timeout->cancel();
+  }
   impl_->data->close();
 }
 
@@ -763,6 +881,7 @@ AsapResult<SessionId> PoolUser::open_session(const PoolHandle& pool, SessionOpti
   s.pool = pool;
   s.options = options;
   s.connect_timer = impl_->context.time().make_timer();
+  s.stagger_timer = impl_->context.time().make_timer();
   PoolUserEvent e;
   e.kind = PoolUserEventKind::SessionAdded;
   e.session = id;
@@ -841,6 +960,7 @@ AsapResult<void> PoolUser::close_session(SessionId session) {
     }
   }
   s->connect_timer->cancel();
+  s->stagger_timer->cancel();
   impl_->sessions.erase(session);
   PoolUserEvent e;
   e.kind = PoolUserEventKind::SessionRemoved;

@@ -7,10 +7,12 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,6 +69,96 @@ inline Timers test_timers() {
   return t;
 }
 
+// Peers that died without a word: an INIT to one of `ports` is never answered (a killed
+// usrsctp process or a frozen host sends no ABORT), so the setup gets neither Up nor an
+// immediate CannotStart; the stack gives up after `give_up` (its INIT retransmissions).
+struct SilentPeers {
+  std::set<std::uint16_t> ports;
+  Duration give_up = std::chrono::seconds(10);
+  std::vector<std::uint16_t> connects;   // every connect through a wrapped endpoint, by port
+  std::vector<transport::AssociationId> aborted;  // silent setups aborted by their owner
+};
+
+// An endpoint of the in-memory network with SilentPeers applied to its connects.
+class SilentPeersEndpoint final : public transport::Endpoint {
+ public:
+  SilentPeersEndpoint(std::unique_ptr<transport::Endpoint> inner, SilentPeers& peers, TimeSource& time,
+                      boost::asio::io_context& io)
+      : inner_(std::move(inner)), peers_(peers), time_(time), io_(io) {}
+
+  transport::Backend backend() const noexcept override { return inner_->backend(); }
+  std::uint16_t local_port() const noexcept override { return inner_->local_port(); }
+  std::vector<IpAddress> local_addresses() const override { return inner_->local_addresses(); }
+  void set_handlers(transport::EndpointHandlers handlers) override {
+    handlers_ = handlers;
+    inner_->set_handlers(std::move(handlers));
+  }
+  transport::TransportResult<transport::AssociationId> connect(const TransportAddress& peer) override {
+    peers_.connects.push_back(peer.port);
+    if (peers_.ports.count(peer.port) == 0) return inner_->connect(peer);
+    const transport::AssociationId id = next_silent_++;
+    auto timer = time_.make_timer();
+    timer->start(peers_.give_up, [this, id, peer] {
+      silent_.erase(id);
+      if (handlers_.on_association) {
+        handlers_.on_association({transport::AssociationEventKind::CannotStart, id, peer, 0, 0});
+      }
+    });
+    silent_[id] = std::move(timer);
+    return id;
+  }
+  transport::TransportResult<void> send(transport::AssociationId a, std::span<const std::byte> payload,
+                                        const transport::SendInfo& info) override {
+    if (silent_.count(a) != 0) FAIL_CHECK("data sent on an association that never came up");
+    return inner_->send(a, payload, info);
+  }
+  transport::TransportResult<transport::AssociationId> send_to(const TransportAddress& peer,
+                                                               std::span<const std::byte> payload,
+                                                               const transport::SendInfo& info) override {
+    return inner_->send_to(peer, payload, info);
+  }
+  transport::TransportResult<void> shutdown(transport::AssociationId a) override {
+    if (silent_.count(a) != 0) return abort(a);
+    return inner_->shutdown(a);
+  }
+  transport::TransportResult<void> abort(transport::AssociationId a) override {
+    if (silent_.erase(a) == 0) return inner_->abort(a);
+    peers_.aborted.push_back(a);
+    boost::asio::post(io_, [this, alive = std::weak_ptr<int>(alive_), a] {
+      if (!alive.expired() && handlers_.on_association) {
+        handlers_.on_association({transport::AssociationEventKind::Lost, a, {}, 0, 0});
+      }
+    });
+    return {};
+  }
+  std::optional<transport::AssociationStatus> status(transport::AssociationId a) const override {
+    return inner_->status(a);
+  }
+  std::vector<transport::AssociationId> associations() const override {
+    auto all = inner_->associations();
+    for (const auto& [a, timer] : silent_) all.push_back(a);
+    return all;
+  }
+  transport::TransportResult<void> set_parameters(const transport::AssociationParameters& p) override {
+    return inner_->set_parameters(p);
+  }
+  void close() override {
+    silent_.clear();
+    alive_.reset();
+    inner_->close();
+  }
+
+ private:
+  std::unique_ptr<transport::Endpoint> inner_;
+  SilentPeers& peers_;
+  TimeSource& time_;
+  boost::asio::io_context& io_;
+  transport::EndpointHandlers handlers_;
+  std::map<transport::AssociationId, std::unique_ptr<Timer>> silent_;
+  transport::AssociationId next_silent_ = 0x80000000u;  // apart from the network's ids
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
 struct Net {
   boost::asio::io_context io;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work =
@@ -83,7 +175,9 @@ struct Net {
     clock->advance(by, [this] { drain(); });
   }
 
-  std::unique_ptr<Context> context(std::vector<std::uint16_t> registrar_ports, Timers timers = test_timers()) {
+  // With `silent`, the context's endpoints leave INITs to its ports unanswered.
+  std::unique_ptr<Context> context(std::vector<std::uint16_t> registrar_ports, Timers timers = test_timers(),
+                                   SilentPeers* silent = nullptr) {
     ContextOptions o;
     for (auto p : registrar_ports) o.config.source.registrars.push_back(loopback(p));
     o.config.source.use_environment = false;
@@ -92,7 +186,13 @@ struct Net {
     o.time = clock;
     o.open_announce_socket = false;
     o.random_seed = 42;
-    o.endpoint_factory = [this](const transport::EndpointOptions& eo) { return network.open(eo); };
+    o.endpoint_factory = [this, silent](const transport::EndpointOptions& eo)
+        -> transport::TransportResult<std::unique_ptr<transport::Endpoint>> {
+      auto ep = network.open(eo);
+      if (!ep || silent == nullptr) return ep;
+      return std::unique_ptr<transport::Endpoint>(
+          std::make_unique<SilentPeersEndpoint>(std::move(*ep), *silent, *clock, io));
+    };
     auto c = Context::create(io, std::move(o));
     REQUIRE(c.has_value());
     return std::move(*c);

@@ -48,12 +48,13 @@ struct EchoPe {
 struct PuFixture {
   Net net;
   FakeRegistrar registrar{net, 3863, 0x1111};
-  std::unique_ptr<Context> ctx = net.context({3863});
+  std::unique_ptr<Context> ctx;
   Recorder<PoolUserEvent> events;
   std::vector<ReceivedData> replies;
   std::unique_ptr<PoolUser> pu;
 
-  PuFixture() {
+  explicit PuFixture(Timers timers = test_timers(), SilentPeers* silent = nullptr)
+      : ctx(net.context({3863}, timers, silent)) {
     PoolUserHandlers h;
     h.on_event = events.handler();
     h.on_message = [this](ReceivedData&& d) { replies.push_back(std::move(d)); };
@@ -412,6 +413,159 @@ TEST_CASE("a PE that cannot be reached at setup is reported and the next one is 
   const auto* complete = f.events.last(PoolUserEventKind::FailoverComplete);
   REQUIRE(complete != nullptr);
   CHECK(complete->report.resent.empty());
+}
+
+// The default profile's shape: setups are given up late (failover_connect_timeout, INIT
+// retransmissions), the next candidate is raced early.
+Timers racing_timers() {
+  Timers t = test_timers();
+  t.failover_connect_timeout = 1s;
+  t.failover_connect_stagger = 20ms;
+  return t;
+}
+
+// A registered PE of the pool at a port that leads nowhere (or to a silent peer).
+void add_ghost(FakeRegistrar& registrar, PoolElementId id, std::uint16_t port) {
+  wire::PoolElement ghost = registrar.pools[kPool].begin()->second;
+  ghost.id = id;
+  ghost.user_transport.port = port;
+  registrar.add(kPool, ghost);
+}
+
+int connects_to(const SilentPeers& silent, std::uint16_t port) {
+  return static_cast<int>(std::count(silent.connects.begin(), silent.connects.end(), port));
+}
+
+std::vector<PoolElementId> reported(const FakeRegistrar& registrar) {
+  std::vector<PoolElementId> out;
+  for (const auto& u : registrar.unreachable) out.push_back(u.pe_id);
+  return out;
+}
+
+// api_bench's 1.5 s failover: the registrar still listed a PE killed moments before (one
+// ENDPOINT_UNREACHABLE of MAX-BAD-PE-REPORT, keep-alive not yet failed), the failover picked
+// it, and its INITs went unanswered for 4 x 200 ms before the next PE was tried.
+TEST_CASE("failover races a silent PE the registrar still lists after failover_connect_stagger") {
+  SilentPeers silent;
+  silent.ports = {5999};
+  silent.give_up = 800ms;
+  PuFixture f(racing_timers(), &silent);
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  add_ghost(f.registrar, 103, 5999);  // after a in the rotation, once a is forgotten
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 1);
+  REQUIRE(f.replies[0].pool_element == 101);
+
+  f.net.network.fail(a.port());
+  f.net.drain();
+  REQUIRE(f.pu->send(*s, bytes("two")).has_value());
+  f.net.advance(19ms);
+  REQUIRE(connects_to(silent, 5999) == 1);  // the failover went to the silent PE first
+  CHECK(f.replies.size() == 1);
+  f.net.advance(1ms);  // failover_connect_stagger: b is set up beside it and wins
+  REQUIRE(f.replies.size() == 2);
+  CHECK(f.replies[1].pool_element == 102);
+  CHECK(text(f.replies[1].payload) == "two");
+  const auto* complete = f.events.last(PoolUserEventKind::FailoverComplete);
+  REQUIRE(complete != nullptr);
+  CHECK(complete->report.from == std::optional<PoolElementId>(101));
+  CHECK(complete->report.to == std::optional<PoolElementId>(102));
+  CHECK(silent.aborted.size() == 1);  // the silent setup is ended, not left to retransmit
+
+  f.net.advance(2s);  // nothing more happens, and the silent PE was not blamed for being slow
+  CHECK(f.events.count(PoolUserEventKind::FailoverNecessary) == 1);
+  CHECK(reported(f.registrar) == std::vector<PoolElementId>{101});
+  CHECK(f.pu->session_status(*s)->state == SessionState::Connected);
+  REQUIRE(f.pu->send(*s, bytes("three")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 3);
+  CHECK(f.replies[2].pool_element == 102);
+}
+
+TEST_CASE("a session's first PE is raced too when it does not answer") {
+  SilentPeers silent;
+  silent.ports = {5999};
+  silent.give_up = 800ms;
+  PuFixture f(racing_timers(), &silent);
+  EchoPe b(*f.ctx, 102);
+  f.net.drain();
+  add_ghost(f.registrar, 101, 5999);  // first in the registrar's answer
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
+  f.net.advance(19ms);
+  REQUIRE(connects_to(silent, 5999) == 1);
+  CHECK(f.replies.empty());
+  f.net.advance(1ms);
+  REQUIRE(f.replies.size() == 1);
+  CHECK(f.replies[0].pool_element == 102);
+  CHECK(f.events.count(PoolUserEventKind::FailoverNecessary) == 0);
+  CHECK(f.registrar.unreachable.empty());
+}
+
+TEST_CASE("when the newer setup fails, the earlier one it raced stays and the next candidate starts at once") {
+  SilentPeers silent;
+  silent.ports = {5999};
+  silent.give_up = 800ms;
+  PuFixture f(racing_timers(), &silent);
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  add_ghost(f.registrar, 103, 5999);  // silent
+  add_ghost(f.registrar, 104, 5998);  // nothing listens: CannotStart at once
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 1);
+  REQUIRE(f.replies[0].pool_element == 101);
+
+  f.net.network.fail(a.port());
+  f.net.drain();
+  REQUIRE(f.pu->send(*s, bytes("two")).has_value());
+  f.net.advance(19ms);
+  REQUIRE(connects_to(silent, 5999) == 1);
+  CHECK(f.replies.size() == 1);
+  f.net.advance(1ms);  // 104 raced and refused -> 103 is current again, 102 starts beside it
+  REQUIRE(connects_to(silent, 5998) == 1);
+  REQUIRE(f.replies.size() == 2);
+  CHECK(f.replies[1].pool_element == 102);
+  CHECK(silent.aborted.size() == 1);
+  CHECK(reported(f.registrar) == std::vector<PoolElementId>{101, 104});
+  f.net.advance(2s);
+  CHECK(f.events.count(PoolUserEventKind::FailoverNecessary) == 1);
+  CHECK(f.registrar.unreachable.size() == 2);
+}
+
+TEST_CASE("racing setups that all fail are each reported, then the failover fails") {
+  SilentPeers silent;
+  silent.ports = {5998, 5999};
+  silent.give_up = 50ms;
+  PuFixture f(racing_timers(), &silent);
+  EchoPe a(*f.ctx, 101);
+  f.net.drain();
+  add_ghost(f.registrar, 102, 5998);
+  add_ghost(f.registrar, 103, 5999);
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 1);
+
+  f.net.network.fail(a.port());
+  f.net.drain();
+  REQUIRE(f.pu->send(*s, bytes("two")).has_value());
+  f.net.advance(60ms);  // 103 at 0 ms, 102 at 20 ms; 103 gives up at 50 ms: reported
+  CHECK(reported(f.registrar) == std::vector<PoolElementId>{101, 103});
+  CHECK(f.events.count(PoolUserEventKind::FailoverFailed) == 0);
+  f.net.advance(20ms);  // 102 gives up at 70 ms: nothing left, even after a fresh resolution
+  CHECK(reported(f.registrar) == std::vector<PoolElementId>{101, 103, 102});
+  const auto* failed = f.events.last(PoolUserEventKind::FailoverFailed);
+  REQUIRE(failed != nullptr);
+  REQUIRE(failed->error.has_value());
+  CHECK(failed->error->code == AsapErrc::FailoverExhausted);
+  CHECK(failed->report.dropped == std::vector<MessageSeq>{2});
+  CHECK(silent.aborted.empty());
+  CHECK(f.pu->session_status(*s)->state == SessionState::Failed);
 }
 
 TEST_CASE("close_session ends the association and forgets the session") {

@@ -94,6 +94,14 @@ struct Timers {
   // Failover: how long to wait for the new PE's association (CannotStart/timeout -> next PE).
   // Not in the RFC (§3.8 leaves failover timing to the implementation).
   milliseconds failover_connect_timeout{1000};
+  // Failover: a PE whose association is not up after this long is raced by a setup to the
+  // next candidate (both keep going; the first up wins, the other is aborted unblamed), as
+  // Happy Eyeballs does (RFC 8305 §5). A registrar may still list a PE that died moments ago
+  // (it drops it after MAX-BAD-PE-REPORT reports or a failed keep-alive, RFC 5352 §3.5, §3.7):
+  // such a PE costs this delay instead of a whole failed setup (SCTP INIT retransmissions, or
+  // failover_connect_timeout). Well above a LAN round trip, below the first INIT
+  // retransmission. 0: one setup at a time. Not in the RFC.
+  milliseconds failover_connect_stagger{100};
   // How many PEs one failover may try before FailoverExhausted. Not in the RFC.
   unsigned failover_max_attempts = 8;
 

@@ -12,7 +12,10 @@
 //   (ENDPOINT_UNREACHABLE, §3.5, except for force_failover), drops it from the cache, picks
 //   another PE (the BUSINESS_CARD's pool/PEs if the PE sent one, else a fresh resolution), and
 //   connects. On the new association it first replays the last COOKIE the old PE sent, as
-//   COOKIE_ECHO (§3.9), then the messages to be resent.
+//   COOKIE_ECHO (§3.9), then the messages to be resent. A setup (first PE or failover) not up
+//   after failover_connect_stagger is raced by one to the next candidate (RFC 8305 §5): the
+//   first up wins, the others are aborted unreported, so a PE that died but is still
+//   registered costs the stagger, not a whole failed setup.
 // - Delivery accounting on failover: every accepted message has a MessageSeq. When a PE is lost,
 //   messages the transport handed back (never acknowledged by the PE's SCTP stack) are resent
 //   to the new PE if their failover flag allowed it (`resent`; those that had been transmitted
