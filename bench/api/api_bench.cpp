@@ -152,14 +152,18 @@ std::optional<double> failover_once(Pool& pool, int profile, const char* pe_prof
 
 int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
-  // --no-failover: the message rates only (quick runs, profiling).
+  // --no-failover: the message rates only (quick runs, profiling); --failover-only: the
+  // failover times only.
   bool failover = true;
-  for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--no-failover") {
-      failover = false;
+  bool rates = true;
+  for (int i = 1; i < argc;) {
+    const std::string_view arg(argv[i]);
+    if (arg == "--no-failover" || arg == "--failover-only") {
+      (arg == "--no-failover" ? failover : rates) = false;
       std::copy(argv + i + 1, argv + argc + 1, argv + i);
       --argc;
-      break;
+    } else {
+      ++i;
     }
   }
   Pool pool("bench-" + std::to_string(::getpid()));
@@ -175,7 +179,7 @@ int main(int argc, char** argv) {
         ->Arg(64)->Arg(4096)->UseRealTime()->Unit(benchmark::kMicrosecond);
   }
   benchmark::Initialize(&argc, argv);
-  benchmark::RunSpecifiedBenchmarks();
+  if (rates) benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   if (!failover) {
     rsp_cleanup();
@@ -192,17 +196,26 @@ int main(int argc, char** argv) {
     rsp_cleanup();
     initialize(fo.port);
     std::vector<double> ms;
+    std::string runs;  // in run order: which run of the series was slow tells why
     int failed = 0;
     for (int i = 0; i < kRuns; ++i) {
-      if (auto t = failover_once(fo, profile, pe_profile)) ms.push_back(*t); else ++failed;
+      char one[32];
+      if (auto t = failover_once(fo, profile, pe_profile)) {
+        ms.push_back(*t);
+        std::snprintf(one, sizeof one, " %.1f", *t);
+      } else {
+        ++failed;
+        std::snprintf(one, sizeof one, " failed");
+      }
+      runs += one;
     }
     std::sort(ms.begin(), ms.end());
     if (ms.empty()) {
       std::printf("%-12s no successful failover (%d failed)\n", name, failed);
       continue;
     }
-    std::printf("%-12s min %7.1f ms  median %7.1f ms  max %7.1f ms  (failed %d)\n", name,
-                ms.front(), ms[ms.size() / 2], ms.back(), failed);
+    std::printf("%-12s min %7.1f ms  median %7.1f ms  max %7.1f ms  (failed %d; runs:%s)\n", name,
+                ms.front(), ms[ms.size() / 2], ms.back(), failed, runs.c_str());
   }
   rsp_cleanup();
   return 0;
