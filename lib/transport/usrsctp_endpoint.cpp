@@ -2,6 +2,8 @@
 // starting, using and ending associations, closing.
 #include "transport/usrsctp_endpoint.hpp"
 
+#include "rsp/transport/loop_trace.hpp"
+
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
@@ -60,6 +62,11 @@ TransportResult<void> UsrsctpEndpoint::open_udp() {
                                   std::to_string(at.port()) + ": " + ec.message());
     }
     s->socket.non_blocking(true, ec);
+    if (loop_trace::enabled()) {
+      // The bench's loop trace wants each datagram's kernel arrival time.
+      const int on = 1;
+      (void)::setsockopt(s->socket.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+    }
     port = s->socket.local_endpoint().port();  // the ephemeral port, for the next addresses
     sockets_.push_back(std::move(s));
     return {};

@@ -35,6 +35,7 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include "rsp/transport/endpoint.hpp"
+#include "rsp/transport/loop_trace.hpp"
 #include "transport/usrsctp_stack.hpp"
 
 namespace rsp::transport::usrsctp_detail {
@@ -109,6 +110,12 @@ class UsrsctpEndpoint final : public Endpoint, public usrsctp_detail::PacketSink
   TransportResult<void> open_sctp();
   void arm(std::size_t index);
   void on_readable(std::size_t index);
+  struct ReadResult {
+    std::size_t datagrams = 0;
+    bool full = false;  // stopped at kMaxBatchesPerWakeup with more possibly waiting
+  };
+  // Reads and handles up to kMaxBatchesPerWakeup batches (the caller flushes what they sent).
+  ReadResult receive_batches(std::size_t index, loop_trace::Record* trace);
   void input(std::size_t index, const std::byte* data, std::size_t length, const udp::endpoint& from);
   void flush();
   void schedule_drain();

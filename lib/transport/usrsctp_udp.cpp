@@ -1,10 +1,14 @@
 // The usrsctp backend's UDP side (RFC 6951): batched receive and send, the SCTP checksum we
 // compute for usrsctp, remote endpoints (Peer) and their UDP ports, path MTUs.
 #include <arpa/inet.h>
+#include <time.h>
+
+#include <boost/asio/post.hpp>
 
 #include "transport/crc32c.hpp"
 #include "transport/usrsctp_address.hpp"
 #include "transport/usrsctp_endpoint_impl.hpp"
+#include "rsp/transport/loop_trace.hpp"
 
 namespace rsp::transport::usrsctp_detail {
 
@@ -19,11 +23,73 @@ void UsrsctpEndpoint::arm(std::size_t index) {
 
 void UsrsctpEndpoint::on_readable(std::size_t index) {
   const StackCall call(*this);
+  const std::weak_ptr<int> token = alive_;
+  const bool tracing = loop_trace::enabled();
+  loop_trace::Record trace{loop_trace::Kind::Wakeup};
+  if (tracing) trace.t_ns = loop_trace::now_ns();
+  const auto busy_poll = options_.busy_poll;
+  const auto spin_until = [busy_poll] { return std::chrono::steady_clock::now() + busy_poll; };
+  auto deadline = spin_until();
+  // A busy-polling wake-up returns to the io_context after this long even while datagrams keep
+  // coming, so that timers (usrsctp's tick, the application's) and other sockets get their turn.
+  const auto yield_at = std::chrono::steady_clock::now() + std::max(busy_poll * 4, decltype(busy_poll){1000});
+  bool yield = false;
+  for (bool first = true;; first = false) {
+    const auto read = receive_batches(index, tracing ? &trace : nullptr);
+    if (!alive_after(token)) return;
+    // A one-to-many socket's send buffer is accounted per association and usrsctp reports no
+    // "writable" event for it (usrsctp_get_events never sets SCTP_EVENT_WRITE; its send callback
+    // needs a receive callback too). Packets came in, so SACKs may have made room: say so, and
+    // a send that still finds no room arms the hint again.
+    if (want_writable_ && (first || read.datagrams > 0)) {
+      want_writable_ = false;
+      if (auto h = handlers_.on_writable) h();
+      if (!alive_after(token)) return;
+    }
+    batching_ = false;
+    flush();
+    if (busy_poll.count() <= 0) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (read.datagrams > 0) deadline = now + busy_poll;
+    if (read.full || now >= yield_at) {
+      // More may be waiting, or this wake-up has had its share: let other work run, then
+      // continue at once (a posted handler makes the reactor poll without blocking).
+      yield = true;
+      break;
+    }
+    if (now >= deadline) break;
+  }
+  if (tracing) {
+    trace.dur_ns = loop_trace::now_ns() - trace.t_ns;
+    loop_trace::record(trace);
+  }
+  if (yield) {
+    boost::asio::post(io_, [this, index, token] {
+      if (alive_after(token)) on_readable(index);
+    });
+    return;
+  }
+  arm(index);
+}
+
+UsrsctpEndpoint::ReadResult UsrsctpEndpoint::receive_batches(std::size_t index, loop_trace::Record* trace) {
   const int fd = sockets_[index]->socket.native_handle();
   std::array<mmsghdr, kBatch> msgs{};
   std::array<iovec, kBatch> iov{};
   std::array<sockaddr_storage, kBatch> from{};
+  // Kernel arrival times (SO_TIMESTAMPNS, set while the loop trace is on).
+  constexpr std::size_t kControl = CMSG_SPACE(sizeof(timespec));
+  std::array<std::array<std::byte, kControl>, kBatch> control{};
+  std::int64_t realtime_to_monotonic = 0;
+  if (trace != nullptr) {
+    timespec rt{}, mt{};
+    ::clock_gettime(CLOCK_REALTIME, &rt);
+    ::clock_gettime(CLOCK_MONOTONIC, &mt);
+    realtime_to_monotonic = (static_cast<std::int64_t>(mt.tv_sec) - rt.tv_sec) * 1'000'000'000 +
+                            (mt.tv_nsec - rt.tv_nsec);
+  }
   const std::weak_ptr<int> token = alive_;
+  ReadResult result;
   batching_ = true;
   for (std::size_t round = 0; round < kMaxBatchesPerWakeup; ++round) {
     for (std::size_t i = 0; i < kBatch; ++i) {
@@ -33,31 +99,37 @@ void UsrsctpEndpoint::on_readable(std::size_t index) {
       msgs[i].msg_hdr.msg_iovlen = 1;
       msgs[i].msg_hdr.msg_name = &from[i];
       msgs[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      if (trace != nullptr) {
+        msgs[i].msg_hdr.msg_control = control[i].data();
+        msgs[i].msg_hdr.msg_controllen = kControl;
+      }
     }
     const int n = ::recvmmsg(fd, msgs.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) break;
+    result.datagrams += static_cast<std::size_t>(n);
     for (int i = 0; i < n; ++i) {
+      if (trace != nullptr) {
+        ++trace->count;
+        for (auto* c = CMSG_FIRSTHDR(&msgs[i].msg_hdr); c != nullptr; c = CMSG_NXTHDR(&msgs[i].msg_hdr, c)) {
+          if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_TIMESTAMPNS) continue;
+          timespec ts{};
+          std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+          const std::int64_t at = static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec +
+                                  realtime_to_monotonic;
+          if (trace->rx_ns == 0 || at < trace->rx_ns) trace->rx_ns = at;
+        }
+      }
       udp::endpoint sender;
       std::memcpy(sender.data(), &from[i], std::min<std::size_t>(msgs[i].msg_hdr.msg_namelen, sizeof from[i]));
       input(index, rx_batch_[i].data(), msgs[i].msg_len, sender);
     }
     // Hand the data to the user between batches so that replies join the outgoing batch.
     if (readable_) drain();
-    if (!alive_after(token)) return;
-    if (static_cast<std::size_t>(n) < kBatch) break;
+    if (!alive_after(token)) return result;
+    if (static_cast<std::size_t>(n) < kBatch) return result;
   }
-  // A one-to-many socket's send buffer is accounted per association and usrsctp reports no
-  // "writable" event for it (usrsctp_get_events never sets SCTP_EVENT_WRITE; its send callback
-  // needs a receive callback too). Packets came in, so SACKs may have made room: say so, and a
-  // send that still finds no room arms the hint again.
-  if (want_writable_) {
-    want_writable_ = false;
-    if (auto h = handlers_.on_writable) h();
-    if (!alive_after(token)) return;
-  }
-  batching_ = false;
-  flush();
-  arm(index);
+  result.full = result.datagrams > 0;
+  return result;
 }
 
 void UsrsctpEndpoint::input(std::size_t index, const std::byte* data, std::size_t length,
