@@ -27,6 +27,7 @@ complete -c rsp-registrar -n $not_status -l resolution-items -x -d 'PEs per hand
 complete -c rsp-registrar -n $not_status -l max-resolution-items -x -d 'Most PEs per handle resolution'
 complete -c rsp-registrar -n $not_status -l no-address-check -d 'Accept addresses the association cannot vouch for'
 complete -c rsp-registrar -n $not_status -l min-address-scope -x -a 'loopback link-local site-local global' -d 'Narrowest PE address accepted'
+complete -c rsp-registrar -n $not_status -l busy-poll -x -d 'Keep reading the socket this long before sleeping (e.g. 50us)'
 complete -c rsp-registrar -l status-socket -r -F -d 'Unix socket for status'
 complete -c rsp-registrar -n $not_status -l no-status-socket -d 'Open no status socket'
 complete -c rsp-registrar -n $not_status -s v -l verbose -d 'More diagnostics (repeatable)'

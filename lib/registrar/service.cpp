@@ -20,6 +20,7 @@
 #include <random>
 
 #include "announcer.hpp"
+#include "rsp/transport/loop_trace.hpp"
 #include "rsp/wire/codec.hpp"
 #include "status.hpp"
 
@@ -127,8 +128,16 @@ struct Service::Impl : Output {
     timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopped) return;
       armed.reset();
+      const bool tracing = transport::loop_trace::enabled();
+      const std::int64_t t0 = tracing ? transport::loop_trace::now_ns() : 0;
       core->on_timer(Clock::now());
       rearm();
+      if (tracing) {
+        transport::loop_trace::Record r{transport::loop_trace::Kind::Timer};
+        r.t_ns = t0;
+        r.dur_ns = transport::loop_trace::now_ns() - t0;
+        transport::loop_trace::record(r);
+      }
     });
   }
 
@@ -147,6 +156,7 @@ struct Service::Impl : Output {
       eo.port = port;
       eo.listen = true;
       eo.parameters = options.sctp;
+      eo.busy_poll = options.busy_poll;
       auto r = options.open_endpoint ? options.open_endpoint(eo) : transport::open_endpoint(io, eo);
       if (!r) {
         const auto code = r.error().code;
@@ -168,6 +178,18 @@ struct Service::Impl : Output {
         if (m.ppid != wire::kAsapPpid) {
           event(Event{EventLevel::Debug, "wrong-ppid", ref, std::nullopt, std::nullopt,
                       std::nullopt, fmt::format("PPID {} ignored", m.ppid)});
+          return;
+        }
+        if (transport::loop_trace::enabled()) {
+          // Bench-only (RSP_LOOP_TRACE): the core's own time per message, and the sender's
+          // SCTP port (a load generator matches messages to its requests by it).
+          transport::loop_trace::Record r{transport::loop_trace::Kind::Message};
+          r.count = m.peer.port;
+          r.t_ns = transport::loop_trace::now_ns();
+          core->on_message(ref, m.peer, m.payload, Clock::now());
+          rearm();
+          r.dur_ns = transport::loop_trace::now_ns() - r.t_ns;
+          transport::loop_trace::record(r);
           return;
         }
         core->on_message(ref, m.peer, m.payload, Clock::now());

@@ -46,6 +46,30 @@ TEST_CASE("a listen port that is taken exits 69 with a message") {
   CHECK(r.err.find("port") != std::string::npos);
 }
 
+TEST_CASE("--busy-poll takes microseconds and the other units, bounded; a registrar with it serves") {
+  CHECK(run_program(RSP_REGISTRAR_BIN, {"--busy-poll", "50"}).status == 64);      // no unit
+  CHECK(run_program(RSP_REGISTRAR_BIN, {"--busy-poll", "5.5us"}).status == 64);   // whole us only
+  CHECK(run_program(RSP_REGISTRAR_BIN, {"--busy-poll", "2s"}).status == 64);      // above 1s
+  CHECK(run_program(RSP_REGISTRAR_BIN, {"--busy-poll", "-1ms"}).status == 64);
+  RegistrarProcess reg({"--busy-poll", "200us"});
+  boost::asio::io_context io;
+  AsapClient pe(io, reg.port);
+  REQUIRE(pe.wait_up());
+  pe.send(make_registration("BusyPoll", 7, pe.port()));
+  REQUIRE(pe.next_as<rsp::wire::asap::RegistrationResponse>());
+  AsapClient pu(io, reg.port);
+  REQUIRE(pu.wait_up());
+  for (int i = 0; i < 20; ++i) {
+    pu.send(rsp::wire::asap::HandleResolution{rsp::PoolHandle("BusyPoll"), std::nullopt});
+    auto r = pu.next_as<rsp::wire::asap::HandleResolutionResponse>();
+    REQUIRE(r);
+    REQUIRE(r->pool_elements.size() == 1);
+    CHECK(r->pool_elements.front().id == 7);
+  }
+  reg.child->signal(SIGTERM);
+  CHECK(reg.child->wait(std::chrono::seconds(5)) == std::optional<int>(0));
+}
+
 TEST_CASE("status with no registrar behind the socket exits 69") {
   auto r = run_program(RSP_REGISTRAR_BIN, {"status", "--status-socket", "/nonexistent/rsp.sock"});
   CHECK(r.status == 69);

@@ -62,6 +62,21 @@ CLI::Validator duration_validator() {
 
 milliseconds duration_of(const std::string& text) { return *parse_duration(text); }
 
+// --busy-poll takes microseconds too ("50us"); other units as every duration option.
+std::optional<std::chrono::microseconds> parse_short_duration(const std::string& text, std::string* why) {
+  if (text.size() > 2 && text.compare(text.size() - 2, 2, "us") == 0) {
+    const auto number = text.substr(0, text.size() - 2);
+    if (number.find_first_not_of("0123456789") != std::string::npos || number.size() > 9) {
+      if (why) *why = fmt::format("expected a duration like 50us or 1ms, got '{}'", text);
+      return std::nullopt;
+    }
+    return std::chrono::microseconds(std::stoll(number));
+  }
+  auto ms = parse_duration(text, why);
+  if (!ms) return std::nullopt;
+  return std::chrono::microseconds(*ms);
+}
+
 CLI::Validator host_port_validator() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
@@ -166,6 +181,7 @@ int run(int argc, char** argv) {
   std::string min_scope;
   std::string status_socket;
   bool no_status_socket = false;
+  std::string busy_poll;
   int verbosity = 0;
   std::string log_format = "text";
 
@@ -225,6 +241,19 @@ int run(int argc, char** argv) {
                  "Narrowest PE address accepted (default: loopback when listening on loopback, "
                  "else site-local)")
       ->check(CLI::IsMember({"loopback", "link-local", "site-local", "global"}));
+  app.add_option("--busy-poll", busy_poll,
+                 "Keep reading the socket this long after a wake-up before sleeping, "
+                 "usrsctp backend (e.g. 50us; default 0 = off)")
+      ->type_name("DURATION")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            std::string why;
+            if (!parse_short_duration(text, &why)) return why;
+            if (*parse_short_duration(text, nullptr) > std::chrono::seconds(1))
+              return "--busy-poll: at most 1s";
+            return {};
+          },
+          ""));
   auto* status_opt = app.add_option("--status-socket", status_socket,
                                     "Unix socket for 'rsp-registrar status' (default "
                                     "$XDG_RUNTIME_DIR/rsp-registrar.sock or /run/...)")
@@ -273,6 +302,7 @@ int run(int argc, char** argv) {
   config.handle_resolution_items = resolution_items;
   config.max_handle_resolution_items = std::max(max_resolution_items, resolution_items);
   config.verify_addresses = !no_address_check;
+  if (!busy_poll.empty()) options.busy_poll = *parse_short_duration(busy_poll, nullptr);
 
   if (!id_text.empty()) {
     char* end = nullptr;

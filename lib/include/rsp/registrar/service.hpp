@@ -41,6 +41,9 @@ struct ServiceOptions {
   std::vector<SocketAddress> listen;
   transport::Backend backend = transport::Backend::Automatic;
   transport::AssociationParameters sctp;
+  // The usrsctp backend keeps reading its UDP socket this long after a wake-up before blocking
+  // (EndpointOptions::busy_poll; `--busy-poll`). 0 = off.
+  std::chrono::microseconds busy_poll{0};
   // Where SERVER_ANNOUNCE goes (multicast or unicast); nullopt: no announces.
   std::optional<SocketAddress> announce = default_announce_address();
   int announce_ttl = 1;  // multicast hops (RSPLIB uses 30; 1 keeps announces on the link)
