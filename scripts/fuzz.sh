@@ -3,8 +3,12 @@
 # seconds, starting from a seed corpus of every valid sample message. Exits non-zero on any
 # finding (crash, sanitizer report, round-trip mismatch, leak, timeout).
 # Build tree: build-fuzz (clang++; RSP_FUZZ=ON builds only the library and the fuzz targets).
+#   scripts/fuzz.sh [--build-only]   (--build-only: configure and build, do not fuzz; test.sh
+#                                     builds first, then fuzzes while the VM stage runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build_only=0
+[[ ${1:-} == --build-only ]] && build_only=1
 seconds=${RSP_FUZZ_SECONDS:-60}
 build=${RSP_FUZZ_BUILD_DIR:-build-fuzz}
 
@@ -16,6 +20,7 @@ CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithD
   -DRSP_FUZZ=ON -DRSP_SANITIZE=ON -DRSP_BUILD_TESTS=OFF -DRSP_BUILD_BENCH=OFF \
   -DRSP_BUILD_TOOLS=OFF >/dev/null
 cmake --build "$build" --target fuzz_wire fuzz_wire_seeds
+((build_only)) && exit 0
 
 corpus="$build/fuzz/corpus"
 artifacts="$build/fuzz/artifacts"

@@ -4,42 +4,48 @@
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. the wire decoder fuzzed with libFuzzer (clang, ASan+UBSan) for RSP_FUZZ_SECONDS (>= 60)
 #   4. the kernel-SCTP backend inside a qemu VM (skipped with a message where qemu is missing)
+# Some of it runs at the same time (see "Order" below).
 # Ends with one line "tests: N passed, N failed" (ctest tests of both trees plus the other stages).
+# Build trees: build, build-asan and build-fuzz; RSP_TEST_BUILD_DIR=NAME uses NAME, NAME-asan and
+# NAME-fuzz instead (for a second checkout's or engineer's trees).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export RSP_SETUP_TEST_DEPS=1
+tree=${RSP_TEST_BUILD_DIR:-build}
+[[ $tree == build ]] || export RSP_FUZZ_BUILD_DIR=${RSP_FUZZ_BUILD_DIR:-$tree-fuzz}
 passed=0 failed=0             # stages
 tests_passed=0 tests_failed=0  # ctest tests over both trees
 ctest_ok=0 ctest_bad=0
 # Durations: wall seconds since the start, and the CPU seconds (user+sys) of the finished
 # child processes, from the shell's `times` (no /usr/bin/time needed).
 t_start=$(date +%s)
-cpu_now() {  # CPU seconds of waited-for children so far
+cpu_now() {  # CPU=seconds of CPU used by the waited-for children so far (run in this shell)
   local f; f=$(mktemp); times >"$f"
-  awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
-                 printf "%.0f", t }' "$f"
+  CPU=$(awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, a, "m"); sub("s", "", a[2]); t += a[1] * 60 + a[2] }
+                       printf "%.0f", t }' "$f")
   rm -f "$f"
 }
-since() {  # since WALL0 CPU0: "N s wall, N s CPU, at N s"
-  local now; now=$(date +%s)
-  echo "$((now - $1)) s wall, $(( $(cpu_now) - $2 )) s CPU, at $((now - t_start)) s"
+since() {  # since WALL0 CPU0: SINCE="N s wall, N s CPU, at N s"
+  local now; now=$(date +%s); cpu_now
+  SINCE="$((now - $1)) s wall, $((CPU - $2)) s CPU, at $((now - t_start)) s"
 }
 timed() {  # timed NAME COMMAND...: runs a step that must succeed, with its duration
   local name=$1 w0 c0 rc; shift
-  w0=$(date +%s); c0=$(cpu_now)
+  w0=$(date +%s); cpu_now; c0=$CPU
   echo "=== $name" >&2
   "$@"; rc=$?
-  echo "=== $name: $( ((rc == 0)) && echo done || echo "FAILED ($rc)") ($(since "$w0" "$c0"))" >&2
+  since "$w0" "$c0"
+  echo "=== $name: $( ((rc == 0)) && echo done || echo "FAILED ($rc)") ($SINCE)" >&2
   return "$rc"
 }
 stage() {  # stage NAME COMMAND...
   local name=$1 w0 c0; shift
-  w0=$(date +%s); c0=$(cpu_now)
+  w0=$(date +%s); cpu_now; c0=$CPU
   echo "=== $name" >&2
-  if "$@"; then passed=$((passed + 1)); echo "=== $name: ok ($(since "$w0" "$c0"))" >&2
-    [[ $1 == ctest_in ]] && ctest_ok=$((ctest_ok + 1))
-  else failed=$((failed + 1)); echo "=== $name: FAILED ($(since "$w0" "$c0"))" >&2
-    [[ $1 == ctest_in ]] && ctest_bad=$((ctest_bad + 1))
+  if "$@"; then passed=$((passed + 1)); since "$w0" "$c0"; echo "=== $name: ok ($SINCE)" >&2
+    [[ $1 == ctest_in || $1 == asan_ctest ]] && ctest_ok=$((ctest_ok + 1))
+  else failed=$((failed + 1)); since "$w0" "$c0"; echo "=== $name: FAILED ($SINCE)" >&2
+    [[ $1 == ctest_in || $1 == asan_ctest ]] && ctest_bad=$((ctest_bad + 1))
   fi
   return 0
 }
@@ -58,16 +64,56 @@ ctest_in() {
   return "$rc"
 }
 
+# Order (docs/ci.md has the figures): compiling is what CI waits for, so the ASan tree builds
+# while the RelWithDebInfo tests and the VM stage run, on what CPU they leave: at the lowest
+# priority (nice 19), the tests at normal priority take the CPU first. The fuzzer (one core for
+# RSP_FUZZ_SECONDS) runs alongside the VM stage instead of after it.
+#   build RelWithDebInfo -> build fuzz tree -> ctest RelWithDebInfo -> VM stage + fuzzing -> ctest ASan
+#                                              [ASan tree builds meanwhile, nice 19       ]
 set -e
-timed "setup + build (RelWithDebInfo)" scripts/setup.sh build -DCMAKE_BUILD_TYPE=RelWithDebInfo
-timed "build (ASan+UBSan)" scripts/setup.sh build-asan -DCMAKE_BUILD_TYPE=Debug -DRSP_SANITIZE=ON -DRSP_BUILD_BENCH=OFF
+timed "setup + build (RelWithDebInfo)" scripts/setup.sh "$tree" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 set +e
-stage "unit+e2e (RelWithDebInfo)" ctest_in build
-stage "unit+e2e (ASan+UBSan)" ctest_in build-asan
-[[ -x scripts/fuzz.sh ]] && stage "fuzz (libFuzzer, ASan+UBSan)" scripts/fuzz.sh
-[[ -x scripts/vm-test.sh ]] && stage "kernel SCTP in qemu" scripts/vm-test.sh build
+fuzz_built=0
+if [[ -x scripts/fuzz.sh ]]; then
+  timed "build (fuzz)" scripts/fuzz.sh --build-only && fuzz_built=1
+fi
+
+# bg_start NAME COMMAND...: runs COMMAND in the background, its output to a log.
+declare -A bg_pid bg_log bg_t0
+bg_start() {
+  local name=$1; shift
+  bg_log[$name]=$(mktemp); bg_t0[$name]=$(date +%s)
+  "$@" >"${bg_log[$name]}" 2>&1 &
+  bg_pid[$name]=$!
+  echo "=== $name: started in the background" >&2
+}
+# bg_wait NAME: waits for it, prints its output and duration, returns its status.
+bg_wait() {
+  local name=$1 rc w0; w0=$(date +%s)
+  wait "${bg_pid[$name]}"; rc=$?
+  unset "bg_pid[$name]"
+  cat "${bg_log[$name]}" >&2; rm -f "${bg_log[$name]}"
+  echo "=== $name: $( ((rc == 0)) && echo done || echo "FAILED ($rc)") (within $(( $(date +%s) - bg_t0[$name] )) s" \
+       "of its start, $(( $(date +%s) - w0 )) s waited for it, at $(( $(date +%s) - t_start )) s)" >&2
+  return "$rc"
+}
+trap 'for p in "${bg_pid[@]}"; do kill "$p" 2>/dev/null; done' EXIT
+
+bg_start "build (ASan+UBSan)" nice -n 19 scripts/setup.sh "$tree-asan" -DCMAKE_BUILD_TYPE=Debug \
+  -DRSP_SANITIZE=ON -DRSP_BUILD_BENCH=OFF
+stage "unit+e2e (RelWithDebInfo)" ctest_in "$tree"
+((fuzz_built)) && bg_start fuzz scripts/fuzz.sh
+[[ -x scripts/vm-test.sh ]] && stage "kernel SCTP in qemu" scripts/vm-test.sh "$tree"
+# The fuzz stage fails when its tree did not build (as before: fuzz.sh builds, then fuzzes).
+fuzz_result() { ((fuzz_built)) && bg_wait fuzz; }
+[[ -x scripts/fuzz.sh ]] && stage "fuzz (libFuzzer, ASan+UBSan)" fuzz_result
+asan_ctest() {  # a tree that does not build ends the run, as the first tree's build does
+  bg_wait "build (ASan+UBSan)" || { echo "test.sh: the ASan+UBSan tree did not build" >&2; exit 1; }
+  ctest_in "$tree-asan"
+}
+stage "unit+e2e (ASan+UBSan)" asan_ctest
 echo "stages: $passed passed, $failed failed (ctest: $tests_passed passed, $tests_failed failed over both trees)" >&2
-echo "=== total: $(since "$t_start" 0)" >&2
+since "$t_start" 0; echo "=== total: $SINCE (CPU: of the waited-for processes)" >&2
 # The closing line counts every ctest test of both trees plus the fuzz and VM stages.
 # (The two ctest stages are counted by their tests, not as stages.)
 echo "tests: $((tests_passed + passed - ctest_ok)) passed, $((tests_failed + failed - ctest_bad)) failed"
