@@ -14,12 +14,18 @@
 #include <string_view>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "common.hpp"
 #include "rsp/asap.hpp"
 #include "rsp/wire/types.hpp"
+
+// Forward declarations: only the files that build a command line include <CLI/CLI.hpp>, whose
+// header-only implementation costs ~16 s of compiler CPU per file (docs/ci.md).
+namespace CLI {
+class App;
+class Validator;
+}  // namespace CLI
 
 namespace boost::asio {
 class io_context;

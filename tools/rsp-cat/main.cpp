@@ -3,6 +3,8 @@
 // --exec CMD per session).
 #include <signal.h>
 
+#include <CLI/CLI.hpp>
+
 #include "cat.hpp"
 
 namespace rsp::tools::cat {

@@ -4,6 +4,8 @@
 
 #include <list>
 
+#include <CLI/CLI.hpp>
+
 #include "pool_tool.hpp"
 
 namespace {

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <CLI/CLI.hpp>
+
 #include "pool_tool.hpp"
 
 namespace {

@@ -12,6 +12,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include <CLI/CLI.hpp>
+
 #include "pool_tool.hpp"
 #include "rsp/handlespace/policy.hpp"
 

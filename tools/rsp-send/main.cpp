@@ -7,6 +7,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include <CLI/CLI.hpp>
+
 #include "pool_tool.hpp"
 
 namespace {
