@@ -442,6 +442,20 @@ std::vector<PoolElementId> reported(const FakeRegistrar& registrar) {
   return out;
 }
 
+// A session whose first message ("one") PE 101 (`a`) serves; then `a` fails and "two" is sent,
+// which starts a failover.
+auto serve_then_fail(PuFixture& f, EchoPe& a) {
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 1);
+  REQUIRE(f.replies[0].pool_element == 101);
+  f.net.network.fail(a.port());
+  f.net.drain();
+  REQUIRE(f.pu->send(*s, bytes("two")).has_value());
+  return s;
+}
+
 // api_bench's 1.5 s failover: the registrar still listed a PE killed moments before (one
 // ENDPOINT_UNREACHABLE of MAX-BAD-PE-REPORT, keep-alive not yet failed), the failover picked
 // it, and its INITs went unanswered for 4 x 200 ms before the next PE was tried.
@@ -453,15 +467,7 @@ TEST_CASE("failover races a silent PE the registrar still lists after failover_c
   EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
   f.net.drain();
   add_ghost(f.registrar, 103, 5999);  // after a in the rotation, once a is forgotten
-  auto s = f.pu->open_session(kPool);
-  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
-  f.net.drain();
-  REQUIRE(f.replies.size() == 1);
-  REQUIRE(f.replies[0].pool_element == 101);
-
-  f.net.network.fail(a.port());
-  f.net.drain();
-  REQUIRE(f.pu->send(*s, bytes("two")).has_value());
+  auto s = serve_then_fail(f, a);
   f.net.advance(19ms);
   REQUIRE(connects_to(silent, 5999) == 1);  // the failover went to the silent PE first
   CHECK(f.replies.size() == 1);
@@ -514,15 +520,7 @@ TEST_CASE("when the newer setup fails, the earlier one it raced stays and the ne
   f.net.drain();
   add_ghost(f.registrar, 103, 5999);  // silent
   add_ghost(f.registrar, 104, 5998);  // nothing listens: CannotStart at once
-  auto s = f.pu->open_session(kPool);
-  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
-  f.net.drain();
-  REQUIRE(f.replies.size() == 1);
-  REQUIRE(f.replies[0].pool_element == 101);
-
-  f.net.network.fail(a.port());
-  f.net.drain();
-  REQUIRE(f.pu->send(*s, bytes("two")).has_value());
+  auto s = serve_then_fail(f, a);
   f.net.advance(19ms);
   REQUIRE(connects_to(silent, 5999) == 1);
   CHECK(f.replies.size() == 1);
@@ -546,14 +544,7 @@ TEST_CASE("racing setups that all fail are each reported, then the failover fail
   f.net.drain();
   add_ghost(f.registrar, 102, 5998);
   add_ghost(f.registrar, 103, 5999);
-  auto s = f.pu->open_session(kPool);
-  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
-  f.net.drain();
-  REQUIRE(f.replies.size() == 1);
-
-  f.net.network.fail(a.port());
-  f.net.drain();
-  REQUIRE(f.pu->send(*s, bytes("two")).has_value());
+  auto s = serve_then_fail(f, a);
   f.net.advance(60ms);  // 103 at 0 ms, 102 at 20 ms; 103 gives up at 50 ms: reported
   CHECK(reported(f.registrar) == std::vector<PoolElementId>{101, 103});
   CHECK(f.events.count(PoolUserEventKind::FailoverFailed) == 0);
