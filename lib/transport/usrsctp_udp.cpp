@@ -28,11 +28,15 @@ void UsrsctpEndpoint::on_readable(std::size_t index) {
   loop_trace::Record trace{loop_trace::Kind::Wakeup};
   if (tracing) trace.t_ns = loop_trace::now_ns();
   const auto busy_poll = options_.busy_poll;
-  const auto spin_until = [busy_poll] { return std::chrono::steady_clock::now() + busy_poll; };
-  auto deadline = spin_until();
-  // A busy-polling wake-up returns to the io_context after this long even while datagrams keep
-  // coming, so that timers (usrsctp's tick, the application's) and other sockets get their turn.
-  const auto yield_at = std::chrono::steady_clock::now() + std::max(busy_poll * 4, decltype(busy_poll){1000});
+  // Busy polling only: spin until `deadline`; return to the io_context at `yield_at` even while
+  // datagrams keep coming, so that timers (usrsctp's tick, the application's) and other sockets
+  // get their turn. Without it no clock is read here.
+  std::chrono::steady_clock::time_point deadline, yield_at;
+  if (busy_poll.count() > 0) {
+    const auto start = std::chrono::steady_clock::now();
+    deadline = start + busy_poll;
+    yield_at = start + std::max(busy_poll * 4, decltype(busy_poll){1000});
+  }
   bool yield = false;
   for (bool first = true;; first = false) {
     const auto read = receive_batches(index, tracing ? &trace : nullptr);
