@@ -128,16 +128,9 @@ struct Service::Impl : Output {
     timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopped) return;
       armed.reset();
-      const bool tracing = transport::loop_trace::enabled();
-      const std::int64_t t0 = tracing ? transport::loop_trace::now_ns() : 0;
+      const transport::loop_trace::Scope traced(transport::loop_trace::Kind::Timer);
       core->on_timer(Clock::now());
       rearm();
-      if (tracing) {
-        transport::loop_trace::Record r{transport::loop_trace::Kind::Timer};
-        r.t_ns = t0;
-        r.dur_ns = transport::loop_trace::now_ns() - t0;
-        transport::loop_trace::record(r);
-      }
     });
   }
 
@@ -180,18 +173,9 @@ struct Service::Impl : Output {
                       std::nullopt, fmt::format("PPID {} ignored", m.ppid)});
           return;
         }
-        if (transport::loop_trace::enabled()) {
-          // Bench-only (RSP_LOOP_TRACE): the core's own time per message, and the sender's
-          // SCTP port (a load generator matches messages to its requests by it).
-          transport::loop_trace::Record r{transport::loop_trace::Kind::Message};
-          r.count = m.peer.port;
-          r.t_ns = transport::loop_trace::now_ns();
-          core->on_message(ref, m.peer, m.payload, Clock::now());
-          rearm();
-          r.dur_ns = transport::loop_trace::now_ns() - r.t_ns;
-          transport::loop_trace::record(r);
-          return;
-        }
+        // Bench-only (RSP_LOOP_TRACE): the core's own time per message, and the sender's SCTP
+        // port (a load generator matches messages to its requests by it).
+        const transport::loop_trace::Scope traced(transport::loop_trace::Kind::Message, m.peer.port);
         core->on_message(ref, m.peer, m.payload, Clock::now());
         rearm();
       };

@@ -83,17 +83,12 @@ void Stack::schedule_tick() {
     const auto now = std::chrono::steady_clock::now();
     const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - last_tick_);
     last_tick_ += elapsed;  // keep the sub-millisecond remainder for the next tick
-    const bool tracing = loop_trace::enabled();
-    const std::int64_t t0 = tracing ? loop_trace::now_ns() : 0;
-    usrsctp_handle_timers(static_cast<std::uint32_t>(elapsed.count()));
-    // Copy: an endpoint may not close from after_timers (it only posts), but be safe anyway.
-    const auto endpoints = endpoint_list_;
-    for (auto* e : endpoints) e->after_timers();
-    if (tracing) {
-      loop_trace::Record r{loop_trace::Kind::SctpTick};
-      r.t_ns = t0;
-      r.dur_ns = loop_trace::now_ns() - t0;
-      loop_trace::record(r);
+    {
+      const loop_trace::Scope traced(loop_trace::Kind::SctpTick);
+      usrsctp_handle_timers(static_cast<std::uint32_t>(elapsed.count()));
+      // Copy: an endpoint may not close from after_timers (it only posts), but be safe anyway.
+      const auto endpoints = endpoint_list_;
+      for (auto* e : endpoints) e->after_timers();
     }
     if (timer_.get() == timer) schedule_tick();
   });

@@ -39,4 +39,27 @@ std::int64_t now_ns() noexcept;
 const std::vector<Record>& records() noexcept;
 void clear() noexcept;
 
+// Records the enclosing scope as one record of `kind` (t = its start, dur = until it ends)
+// when the trace is on; off, it costs one branch.
+class Scope {
+ public:
+  explicit Scope(Kind kind, std::uint32_t count = 0) noexcept : on_(enabled()) {
+    if (!on_) return;
+    record_.kind = kind;
+    record_.count = count;
+    record_.t_ns = now_ns();
+  }
+  ~Scope() {
+    if (!on_) return;
+    record_.dur_ns = now_ns() - record_.t_ns;
+    loop_trace::record(record_);
+  }
+  Scope(const Scope&) = delete;
+  Scope& operator=(const Scope&) = delete;
+
+ private:
+  bool on_;
+  Record record_{};
+};
+
 }  // namespace rsp::transport::loop_trace
