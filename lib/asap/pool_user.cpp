@@ -461,15 +461,26 @@ struct PoolUser::Impl {
     s.stagger_timer->cancel();
   }
 
+  // Every timer of a session: its setup timeout, the stagger, the racing setups' timeouts.
+  static void cancel_timers(Session& s) {
+    s.connect_timer->cancel();
+    s.stagger_timer->cancel();
+    for (auto& [a, attempt] : s.racing) attempt.timeout->cancel();
+  }
+
+  // A racing setup becomes the session's current one, with its own setup timeout.
+  void adopt_racing(Session& s, std::map<AssociationId, Attempt>::iterator attempt) {
+    s.association = attempt->first;
+    s.pe = std::move(attempt->second.pe);
+    std::swap(s.connect_timer, attempt->second.timeout);
+    s.racing.erase(attempt);
+  }
+
   // The current setup failed while earlier ones still run: the newest of them becomes current.
   bool promote_racing(Session& s) {
     if (s.racing.empty()) return false;
-    auto newest = std::prev(s.racing.end());
-    s.association = newest->first;
-    s.pe = std::move(newest->second.pe);
+    adopt_racing(s, std::prev(s.racing.end()));
     s.up = false;
-    std::swap(s.connect_timer, newest->second.timeout);
-    s.racing.erase(newest);
     return true;
   }
 
@@ -586,10 +597,7 @@ struct PoolUser::Impl {
       if (earlier == s.racing.end()) return;
       // An earlier setup won the race: it becomes the session's, the later one is abandoned.
       abandon(s, s.association);
-      s.association = a;
-      s.pe = std::move(earlier->second.pe);
-      std::swap(s.connect_timer, earlier->second.timeout);
-      s.racing.erase(earlier);
+      adopt_racing(s, earlier);
     }
     abandon_racing(s);
     s.up = true;
@@ -668,16 +676,16 @@ struct PoolUser::Impl {
         auto leg = s->legs.find(e.association);
         if (leg != s->legs.end()) leg->second.alive = false;
         if (s->closing) return;
+        const char* setup_failed = e.kind == AssociationEventKind::CannotStart
+                                       ? "association could not be set up"
+                                       : "association lost during setup";
         if (s->racing.count(e.association) != 0) {
-          racing_failed(*s, e.association,
-                        std::string("association ") +
-                            (e.kind == AssociationEventKind::CannotStart ? "could not be set up" : "lost during setup"));
+          racing_failed(*s, e.association, setup_failed);
           return;
         }
         if (s->association != e.association) return;
         if (!s->up) {
-          pe_unusable(*s, std::string("association ") +
-                              (e.kind == AssociationEventKind::CannotStart ? "could not be set up" : "lost during setup"));
+          pe_unusable(*s, setup_failed);
           return;
         }
         // A PE that shut down gracefully left on purpose: fail over without blaming it.
@@ -846,11 +854,7 @@ AsapResult<std::unique_ptr<PoolUser>> PoolUser::create(Context& context, PoolUse
 
 PoolUser::~PoolUser() {
   impl_->alive.reset();
-  for (auto& [id, s] : impl_->sessions) {
-    s.connect_timer->cancel();
-    s.stagger_timer->cancel();
-    for (auto& [a, attempt] : s.racing) attempt.timeout->cancel();
-  }
+  for (auto& [id, s] : impl_->sessions) Impl::cancel_timers(s);
   impl_->data->close();
 }
 
@@ -959,8 +963,7 @@ AsapResult<void> PoolUser::close_session(SessionId session) {
       impl_->by_association.erase(a);
     }
   }
-  s->connect_timer->cancel();
-  s->stagger_timer->cancel();
+  Impl::cancel_timers(*s);
   impl_->sessions.erase(session);
   PoolUserEvent e;
   e.kind = PoolUserEventKind::SessionRemoved;
