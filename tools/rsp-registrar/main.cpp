@@ -248,9 +248,9 @@ int run(int argc, char** argv) {
       ->check(CLI::Validator(
           [](std::string& text) -> std::string {
             std::string why;
-            if (!parse_short_duration(text, &why)) return why;
-            if (*parse_short_duration(text, nullptr) > std::chrono::seconds(1))
-              return "--busy-poll: at most 1s";
+            const auto duration = parse_short_duration(text, &why);
+            if (!duration) return why;
+            if (*duration > std::chrono::seconds(1)) return "--busy-poll: at most 1s";
             return {};
           },
           ""));
