@@ -71,9 +71,10 @@ ctest_in() {
 #   build RelWithDebInfo -> build fuzz tree -> ctest RelWithDebInfo -> VM stage + fuzzing -> ctest ASan
 #                                              [ASan tree builds meanwhile, nice 19       ]
 set -e
-# Line-table debug info (-g1) instead of full (-g): perf annotations and backtraces
-# keep file:line (no local variables in gdb), and an optimised file compiles ~25 % faster (pool_user.cpp 17.2 s ->
-# 12.6 s of CPU; docs/ci.md). Full -g stays the default of a plain RelWithDebInfo configure.
+# Line-table debug info (-g1) instead of full (-g): perf annotations and backtraces keep
+# file:line (no local variables in gdb), and an optimised file compiles ~25 % faster
+# (pool_user.cpp 17.2 s -> 12.6 s of CPU; docs/ci.md). Full -g stays the default of a plain
+# RelWithDebInfo configure.
 timed "setup + build (RelWithDebInfo)" scripts/setup.sh "$tree" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG"
 set +e
