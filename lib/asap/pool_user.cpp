@@ -649,9 +649,10 @@ struct PoolUser::Impl {
     info.ppid = o.ppid;
     info.stream = o.stream;
     info.unordered = o.unordered;
+    info.context = detail::send_context(seq);
     auto sent = data->send(s.association, payload, info);
     if (!sent) return false;  // WouldBlock: retried on_writable; others: the loss event follows
-    s.legs[s.association].ledger.sent(seq, o.ppid, o.stream, payload, o.failover_allowed);
+    s.legs[s.association].ledger.sent(seq, o.ppid, o.stream, payload.size(), o.failover_allowed);
     return true;
   }
 
@@ -713,7 +714,7 @@ struct PoolUser::Impl {
       }
     }
     if (s == nullptr || f.info.ppid == kControlPpid) return;
-    auto record = leg->ledger.returned(f.info.ppid, f.info.stream, f.payload);
+    auto record = leg->ledger.returned(f.info.ppid, f.info.stream, f.info.context, f.payload.size());
     if (!record) return;  // confirmed by the PE before: processed, nothing to do
     // Handed back on the current leg while it is still up (usrsctp reports returns just before
     // the loss): accounted for with the failover that follows.

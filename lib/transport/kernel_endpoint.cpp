@@ -296,6 +296,7 @@ TransportResult<void> KernelEndpoint::sendmsg(AssociationId id, const sockaddr* 
   snd.snd_sid = info.stream;
   snd.snd_flags = static_cast<std::uint16_t>(flags | (info.unordered ? SCTP_UNORDERED : 0));
   snd.snd_ppid = htonl(info.ppid);
+  snd.snd_context = info.context;
   snd.snd_assoc_id = static_cast<sctp_assoc_t>(id);
   std::memcpy(CMSG_DATA(c), &snd, sizeof snd);
   if (info.lifetime.count() > 0) {
@@ -663,6 +664,7 @@ void KernelEndpoint::handle_send_failed(const sctp_send_failed_event& event, std
     f.association = id;
     f.info.ppid = ntohl(event.ssfe_info.snd_ppid);
     f.info.stream = event.ssfe_info.snd_sid;
+    f.info.context = event.ssfe_info.snd_context;
     f.info.unordered = (flags & kChunkUnordered) != 0;
     f.was_transmitted = sent;
     f.payload.assign(data.begin(), data.end());

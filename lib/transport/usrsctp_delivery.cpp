@@ -169,6 +169,7 @@ void UsrsctpEndpoint::handle_send_failed(const sctp_send_failed_event& event,
     f.association = id;
     f.info.ppid = ntohl(event.ssfe_info.snd_ppid);
     f.info.stream = event.ssfe_info.snd_sid;
+    f.info.context = event.ssfe_info.snd_context;
     f.info.unordered = (flags & (SCTP_UNORDERED | kChunkUnordered)) != 0;
     f.was_transmitted = sent;
     f.payload.assign(data.begin(), data.end());

@@ -249,6 +249,7 @@ TransportResult<void> UsrsctpEndpoint::send(AssociationId id, std::span<const st
   spa.sendv_sndinfo.snd_sid = info.stream;
   spa.sendv_sndinfo.snd_flags = info.unordered ? SCTP_UNORDERED : 0;
   spa.sendv_sndinfo.snd_ppid = htonl(info.ppid);
+  spa.sendv_sndinfo.snd_context = info.context;
   spa.sendv_sndinfo.snd_assoc_id = id;
   if (info.lifetime.count() > 0) {
     spa.sendv_flags |= SCTP_SEND_PRINFO_VALID;

@@ -112,7 +112,8 @@ inline void one_endpoint_serves_many_associations(OptionsFor options) {
   CHECK(server->associations().size() == kClients);
 }
 
-// A port nobody listens on: CannotStart, the message back through on_send_failed, the id dead.
+// A port nobody listens on: CannotStart, the message back through on_send_failed (with its
+// SendInfo, context included), the id dead.
 inline void unanswered_association_cannot_start(OptionsFor options) {
   boost::asio::io_context io;
   // A port that is certainly closed: bind one, note it, close it.
@@ -122,7 +123,7 @@ inline void unanswered_association_cannot_start(OptionsFor options) {
   auto client = open_or_fail(io, options(false));
   Recorder c;
   client->set_handlers(c.handlers());
-  auto id = client->send_to(loopback(dead_port), pattern(10), SendInfo{5, 1, false, {}});
+  auto id = client->send_to(loopback(dead_port), pattern(10), SendInfo{5, 1, false, {}, 0xC0DE0005});
   REQUIRE_MESSAGE(id, (id ? std::string() : id.error().message));
   REQUIRE(run_until(io, [&] { return c.saw(AssociationEventKind::CannotStart) && !c.failures.empty(); }, bound(10s)));
   CHECK(c.events.back().association == *id);
@@ -131,6 +132,7 @@ inline void unanswered_association_cannot_start(OptionsFor options) {
   CHECK(c.failures[0].payload == pattern(10));
   CHECK(c.failures[0].info.ppid == 5);
   CHECK(c.failures[0].info.stream == 1);
+  CHECK(c.failures[0].info.context == 0xC0DE0005);
   CHECK(client->associations().empty());
   CHECK(client->send(*id, pattern(1), SendInfo{}).error().code == TransportErrc::NoSuchAssociation);
 }

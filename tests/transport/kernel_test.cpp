@@ -227,7 +227,7 @@ TEST_CASE("kernel backend: a frozen kernel peer keeps its association; a full wi
   CHECK(a.client->send(a.id, pattern(100), SendInfo{2, 0, false, {}}).has_value());
 }
 
-TEST_CASE("kernel backend: unacknowledged messages come back whole when the association is aborted") {
+TEST_CASE("kernel backend: unacknowledged messages come back whole, with their send context, when the association is aborted") {
   if (!have_kernel_sctp()) return;
   // A peer that accepts but never reads: its window closes, our messages queue, then we abort.
   boost::asio::io_context server_io;  // never run after setup: the server never reads
@@ -245,7 +245,8 @@ TEST_CASE("kernel backend: unacknowledged messages come back whole when the asso
   std::size_t queued = 0;
   while (queued < 400) {
     const std::size_t k = queued % sizes.size();
-    auto r = lone->send(*lid, pattern(sizes[k], queued), SendInfo{static_cast<std::uint32_t>(queued), 2, k == 3, {}});
+    auto r = lone->send(*lid, pattern(sizes[k], queued), SendInfo{static_cast<std::uint32_t>(queued), 2, k == 3, {},
+                                                                   static_cast<std::uint32_t>(0xC0DE0000 + queued)});
     if (!r) {
       CHECK(r.error().code == TransportErrc::WouldBlock);
       break;
@@ -264,6 +265,7 @@ TEST_CASE("kernel backend: unacknowledged messages come back whole when the asso
     CHECK(f.association == *lid);
     CHECK(f.info.stream == 2);
     CHECK(f.info.unordered == (k == 3));
+    CHECK(f.info.context == 0xC0DE0000 + f.info.ppid);
     CHECK(f.payload == pattern(sizes[k], f.info.ppid));
   }
 }

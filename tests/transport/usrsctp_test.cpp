@@ -92,14 +92,15 @@ TEST_CASE("udp backend: loss of a peer process killed with SIGKILL is detected w
   CHECK(a.client->associations().empty());
 }
 
-TEST_CASE("udp backend: a frozen peer (SIGSTOP) is lost and unacknowledged messages come back whole") {
+TEST_CASE("udp backend: a frozen peer (SIGSTOP) is lost and unacknowledged messages come back whole, with their send context") {
   EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "udp", "--fast"});
   AssociationWithPeer a(peer, udp_options(false), pattern(10));
 
   peer.signal(SIGSTOP);
   const std::vector<std::size_t> sizes{1, 3000, 65536, 20};
   for (std::size_t i = 0; i < sizes.size(); ++i) {
-    REQUIRE(a.client->send(a.id, pattern(sizes[i], i), SendInfo{static_cast<std::uint32_t>(100 + i), 2, false, {}}));
+    REQUIRE(a.client->send(a.id, pattern(sizes[i], i),
+                           SendInfo{static_cast<std::uint32_t>(100 + i), 2, false, {}, static_cast<std::uint32_t>(0xC0DE0000 + i)}));
   }
   REQUIRE(run_until(a.io, [&] { return a.c.saw(AssociationEventKind::Lost); }, 10s));
   REQUIRE(a.c.failures.size() == sizes.size());
@@ -107,6 +108,7 @@ TEST_CASE("udp backend: a frozen peer (SIGSTOP) is lost and unacknowledged messa
     CHECK(a.c.failures[i].association == a.id);
     CHECK(a.c.failures[i].info.ppid == 100 + i);
     CHECK(a.c.failures[i].info.stream == 2);
+    CHECK(a.c.failures[i].info.context == 0xC0DE0000 + i);  // also for the fragmented 65536 B one
     CHECK(a.c.failures[i].payload == pattern(sizes[i], i));
   }
 }

@@ -143,6 +143,9 @@ struct SendInfo {
   bool unordered = false;
   // Partial reliability (RFC 3758 timed reliability) where the backend supports it; 0 = reliable.
   std::chrono::milliseconds lifetime{0};
+  // Opaque to the stack and not sent: handed back with the message when it fails
+  // (SendFailure::info; RFC 6458 §5.3.4 snd_context, §6.1.11 ssfe_info).
+  std::uint32_t context = 0;
 };
 
 struct ReceivedMessage {
