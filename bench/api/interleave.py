@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Interleaved rounds of the transport benchmark and one or more api_bench builds, so that
 all of them see the same (shared, noisy) host. Prints medians and ranges of each build's rate
-and of its ratio to the transport's rate in the same round (bench/api/README.md).
+and of its ratio to the transport's rate in the same round (bench/api/README.md), and the
+median CPU time per message of the benchmark's own thread (Google Benchmark's CPU column: the
+client of the transport benchmark, the pool user's application thread of api_bench), which
+varies less than the rates on a host that takes its vCPUs away.
 
 usage: interleave.py --transport BUILD --api NAME=BUILD [--api NAME=BUILD ...]
                      [--rounds 6] [--min-time 2] [--failover]
@@ -25,20 +28,20 @@ def rate(value, unit):
 def transport_rates(out):
     found = {}
     for line in COLOUR.sub("", out).splitlines():
-        m = re.match(r"(sequential|pipelined)/udp/(\d+)/real_time\s+\S+ us\s+\S+ us\s+\d+\s+\S+\s+"
+        m = re.match(r"(sequential|pipelined)/udp/(\d+)/real_time\s+\S+ us\s+(\S+) us\s+\d+\s+\S+\s+"
                      r"([\d.]+)([kM]?)/s", line)
         if m:
-            found[(m.group(1), m.group(2))] = rate(m.group(3), m.group(4))
+            found[(m.group(1), m.group(2))] = (rate(m.group(4), m.group(5)), float(m.group(3)))
     return found
 
 
 def api_rates(out):
     found, failover = {}, []
     for line in COLOUR.sub("", out).splitlines():
-        m = re.match(r"(sequential|pipelined)/rsp_sendmsg/(\d+)/real_time\s.*?items_per_second="
-                     r"([\d.]+)([kM]?)/s", line)
+        m = re.match(r"(sequential|pipelined)/rsp_sendmsg/(\d+)/real_time\s+\S+ us\s+(\S+) us\s.*?"
+                     r"items_per_second=([\d.]+)([kM]?)/s", line)
         if m:
-            found[(m.group(1), m.group(2))] = rate(m.group(3), m.group(4))
+            found[(m.group(1), m.group(2))] = (rate(m.group(4), m.group(5)), float(m.group(3)))
         if line.startswith(("default ", "low-latency ")):
             failover.append(line.strip())
     return found, failover
@@ -73,7 +76,7 @@ def main():
             failovers += [(name, line) for line in f]
             for s in SHAPES:
                 if s in r and s in t:
-                    ar[name][s].append((r[s], r[s] / t[s]))
+                    ar[name][s].append((r[s][0], r[s][0] / t[s][0], r[s][1]))
         for s in SHAPES:
             if s in t:
                 tr[s].append(t[s])
@@ -84,8 +87,10 @@ def main():
     for s in SHAPES:
         if not tr[s]:
             continue
-        line = (f"{s[0]:10} {s[1]:>4}  transport {statistics.median(tr[s]) / 1e3:6.1f}k "
-                f"({min(tr[s]) / 1e3:.1f}-{max(tr[s]) / 1e3:.1f}k)")
+        trates = [x[0] for x in tr[s]]
+        line = (f"{s[0]:10} {s[1]:>4}  transport {statistics.median(trates) / 1e3:6.1f}k "
+                f"({min(trates) / 1e3:.1f}-{max(trates) / 1e3:.1f}k) "
+                f"cpu {statistics.median(x[1] for x in tr[s]):4.1f} us")
         for name, _ in apis:
             v = ar[name][s]
             if not v:
@@ -93,7 +98,7 @@ def main():
             rates, ratios = [x[0] for x in v], [x[1] for x in v]
             line += (f" | {name} {statistics.median(rates) / 1e3:6.1f}k "
                      f"{100 * statistics.median(ratios):4.0f} % ({100 * min(ratios):.0f}-"
-                     f"{100 * max(ratios):.0f})")
+                     f"{100 * max(ratios):.0f}) cpu {statistics.median(x[2] for x in v):4.1f} us")
         print(line)
     for name, line in failovers:
         print(f"{name:8} {line}")
