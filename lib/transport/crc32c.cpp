@@ -29,8 +29,9 @@ std::uint32_t crc_software(std::uint32_t crc, const unsigned char* p, std::size_
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) std::uint32_t crc_hardware(std::uint32_t crc, const unsigned char* p,
-                                                             std::size_t n) noexcept {
+__attribute__((target("sse4.2"), always_inline)) inline std::uint32_t crc_serial(std::uint32_t crc,
+                                                                                  const unsigned char* p,
+                                                                                  std::size_t n) noexcept {
   std::uint64_t c = crc;
   while (n >= 8) {
     std::uint64_t v;
@@ -42,6 +43,56 @@ __attribute__((target("sse4.2"))) std::uint32_t crc_hardware(std::uint32_t crc, 
   auto c32 = static_cast<std::uint32_t>(c);
   while (n--) c32 = _mm_crc32_u8(c32, *p++);
   return c32;
+}
+
+// The crc32 instruction takes 3 cycles but can start one per cycle, so a long buffer is cut
+// into three lanes of kLane bytes computed side by side and joined: the CRC register is linear
+// over GF(2) (no constant term without the initial value and the final complement), so
+// crc(A || B) = shift(crc(A), |B|) ^ crc(B), where shift(x, n) runs x through n zero bytes.
+// Shifting by kLane is one table lookup per byte of x (the table is built once). A 4 KiB
+// message's packet: 234 ns instead of 539 ns (`transport_bench --benchmark_filter=checksum`).
+constexpr std::size_t kLane = 256;
+
+struct LaneShift {
+  std::array<std::array<std::uint32_t, 256>, 4> table{};
+  __attribute__((target("sse4.2"))) LaneShift() {
+    static constexpr unsigned char kZeros[kLane] = {};
+    for (unsigned k = 0; k < 4; ++k) {
+      for (std::uint32_t v = 0; v < 256; ++v) table[k][v] = crc_serial(v << (8 * k), kZeros, kLane);
+    }
+  }
+  std::uint32_t operator()(std::uint32_t x) const noexcept {
+    return table[0][x & 0xff] ^ table[1][(x >> 8) & 0xff] ^ table[2][(x >> 16) & 0xff] ^ table[3][x >> 24];
+  }
+};
+
+// Whole rounds of three lanes from p (n >= 3 * kLane); advances p and n past them.
+__attribute__((target("sse4.2"), noinline)) std::uint32_t crc_lanes(std::uint32_t crc, const unsigned char*& p,
+                                                                    std::size_t& n) noexcept {
+  static const LaneShift shift;
+  do {
+    std::uint64_t a = crc, b = 0, c = 0;
+    for (std::size_t i = 0; i < kLane; i += 8) {
+      std::uint64_t va, vb, vc;
+      std::memcpy(&va, p + i, 8);
+      std::memcpy(&vb, p + kLane + i, 8);
+      std::memcpy(&vc, p + 2 * kLane + i, 8);
+      a = _mm_crc32_u64(a, va);
+      b = _mm_crc32_u64(b, vb);
+      c = _mm_crc32_u64(c, vc);
+    }
+    crc = shift(shift(static_cast<std::uint32_t>(a)) ^ static_cast<std::uint32_t>(b)) ^
+          static_cast<std::uint32_t>(c);
+    p += 3 * kLane;
+    n -= 3 * kLane;
+  } while (n >= 3 * kLane);
+  return crc;
+}
+
+__attribute__((target("sse4.2"))) std::uint32_t crc_hardware(std::uint32_t crc, const unsigned char* p,
+                                                             std::size_t n) noexcept {
+  if (n >= 3 * kLane) crc = crc_lanes(crc, p, n);
+  return crc_serial(crc, p, n);
 }
 const bool kHaveHardware = __builtin_cpu_supports("sse4.2");
 #endif

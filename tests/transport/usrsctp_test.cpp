@@ -135,10 +135,15 @@ TEST_CASE("backend selection: explicit option, then RSP_TRANSPORT, then the kern
 
 TEST_CASE("udp backend: our crc32c matches the Castagnoli check value and usrsctp's own implementation") {
   CHECK(crc32c("123456789", 9) == 0xe3069283u);
-  std::vector<unsigned char> data(4099);
-  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<unsigned char>(i * 7 + 3);
-  for (std::size_t n : {0u, 1u, 7u, 8u, 9u, 100u, 4099u}) {
-    CHECK(crc32c(data.data(), n) == usrsctp_crc32c(data.data(), n));
+  std::vector<unsigned char> data(9000);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<unsigned char>(i * 7 + 3 + (i >> 9));
+  // Around the three-lane cut (768 bytes a round) and its multiples, and jumbo sizes.
+  for (std::size_t n : {0u, 1u, 7u, 8u, 9u, 100u, 767u, 768u, 769u, 775u, 1536u, 1543u, 4099u, 4124u, 9000u}) {
+    CHECK_MESSAGE(crc32c(data.data(), n) == usrsctp_crc32c(data.data(), n), n, " bytes");
+  }
+  // Unaligned starts.
+  for (std::size_t off : {1u, 3u, 5u}) {
+    CHECK(crc32c(data.data() + off, 4096) == usrsctp_crc32c(data.data() + off, 4096));
   }
 }
 
