@@ -50,7 +50,10 @@ std::string_view to_string(SessionState state) noexcept {
   return "unknown";
 }
 
-namespace {
+// Named, not anonymous: PoolUser::Impl holds these types, and GCC's
+// -Wsubobject-linkage rejects that when this file is compiled in a unity batch (scripts/test.sh).
+// A name of this file's own.
+namespace pool_user_impl {
 
 struct Pending {
   MessageSeq seq = 0;
@@ -106,7 +109,8 @@ bool usable(const wire::PoolElement& pe) {
   return pe.user_transport.protocol == TransportProtocol::Sctp && pe.user_transport.addresses.size() != 0;
 }
 
-}  // namespace
+}  // namespace pool_user_impl
+using namespace pool_user_impl;
 
 struct PoolUser::Impl {
   Context& context;

@@ -28,7 +28,10 @@ std::string_view to_string(EventLevel level) noexcept {
   return "info";
 }
 
-namespace {
+// Named, not anonymous: RegistrarCore::Impl holds these types, and GCC's
+// -Wsubobject-linkage rejects that when this file is compiled in a unity batch (scripts/test.sh).
+// A name of this file's own.
+namespace core_impl {
 
 struct PeKey {
   PoolHandle pool;
@@ -90,7 +93,8 @@ std::string describe(const IpAddress& a) {
   return s;
 }
 
-}  // namespace
+}  // namespace core_impl
+using namespace core_impl;
 
 struct RegistrarCore::Impl {
   Impl(Config c, Output& o, std::uint64_t seed)

@@ -10,7 +10,10 @@
 #include <boost/asio/post.hpp>
 
 namespace rsp::transport {
-namespace {
+// Named, not anonymous: MemoryNetwork::State holds these types, and GCC's
+// -Wsubobject-linkage rejects that when this file is compiled in a unity batch (scripts/test.sh).
+// A name of this file's own.
+namespace memory_network_impl {
 
 struct MemoryAssociation {
   std::uint16_t peer_port = 0;
@@ -22,7 +25,8 @@ struct MemoryAssociation {
 
 class MemoryEndpoint;
 
-}  // namespace
+}  // namespace memory_network_impl
+using namespace memory_network_impl;
 
 struct MemoryNetwork::State {
   explicit State(boost::asio::io_context& context) : io(context) {}
@@ -44,7 +48,7 @@ struct MemoryNetwork::State {
   }
 };
 
-namespace {
+namespace memory_network_impl {
 
 using State = MemoryNetwork::State;
 
@@ -326,7 +330,7 @@ class MemoryEndpoint final : public Endpoint {
   bool failed_ = false;
 };
 
-}  // namespace
+}  // namespace memory_network_impl
 
 MemoryNetwork::MemoryNetwork(boost::asio::io_context& io) : state_(std::make_shared<State>(io)) {}
 MemoryNetwork::~MemoryNetwork() = default;

@@ -9,7 +9,7 @@ using namespace detail;
 
 namespace {
 
-constexpr std::uint8_t kRejectFlag = 0x01;  // R: REGISTRATION_RESPONSE (§2.2.3)
+constexpr std::uint8_t kAsapRejectFlag = 0x01;  // R: REGISTRATION_RESPONSE (§2.2.3)
 constexpr std::uint8_t kHomeFlag = 0x01;    // H: ENDPOINT_KEEP_ALIVE (§2.2.7)
 
 std::uint8_t type_byte(asap::MessageType t) { return static_cast<std::uint8_t>(t); }
@@ -36,7 +36,7 @@ struct AsapEncoder {
     end_message(out, s);
   }
   void operator()(const asap::RegistrationResponse& m) {
-    const auto s = begin(asap::MessageType::RegistrationResponse, m.rejected ? kRejectFlag : 0);
+    const auto s = begin(asap::MessageType::RegistrationResponse, m.rejected ? kAsapRejectFlag : 0);
     put_pool_handle(out, m.pool_handle);
     put_pe_identifier(out, m.pe_id);
     if (m.error) put_operation_error(out, *m.error);
@@ -150,8 +150,8 @@ bool pool_elements(ParameterCursor& cur, DecodeContext& c, std::vector<PoolEleme
 }
 
 // RFC 5352 §2.2: the body after the common header (decode_message has checked the type).
-bool decode_body(asap::MessageType type, std::uint8_t flags, std::span<const std::byte> body,
-                 DecodeContext& c, AsapMessage& out) {
+bool decode_asap_body(asap::MessageType type, std::uint8_t flags, std::span<const std::byte> body,
+                      DecodeContext& c, AsapMessage& out) {
   Reader r(body);
   std::uint32_t server_id = 0;
   if (type == asap::MessageType::EndpointKeepAlive || type == asap::MessageType::ServerAnnounce) {
@@ -179,7 +179,7 @@ bool decode_body(asap::MessageType type, std::uint8_t flags, std::span<const std
     }
     case asap::MessageType::RegistrationResponse: {
       auto& m = alternative<asap::RegistrationResponse>(out);
-      m.rejected = (flags & kRejectFlag) != 0;
+      m.rejected = (flags & kAsapRejectFlag) != 0;
       if (!handle_and_pe_id(cur, c, m.pool_handle, m.pe_id) || !optional_error(cur, c, m.error)) {
         return false;
       }
@@ -293,7 +293,8 @@ std::vector<std::byte> encode(const AsapMessage& message) { return encode_new(me
 
 Result<AsapMessage, DecodeError> decode_asap(std::span<const std::byte> bytes,
                                              DecodeReport* report) {
-  return decode_message<AsapMessage, asap::MessageType, decode_body>(bytes, report, kAsapFamily);
+  return decode_message<AsapMessage, asap::MessageType, decode_asap_body>(bytes, report,
+                                                                          kAsapFamily);
 }
 
 }  // namespace rsp::wire

@@ -12,7 +12,7 @@ namespace {
 
 constexpr std::uint8_t kReplyRequiredFlag = 0x01;    // R: PRESENCE (§2.1)
 constexpr std::uint8_t kOwnChildrenOnlyFlag = 0x01;  // W: HANDLE_TABLE_REQUEST (§2.2)
-constexpr std::uint8_t kRejectFlag = 0x01;           // R: HANDLE_TABLE_RESPONSE, LIST_RESPONSE
+constexpr std::uint8_t kEnrpRejectFlag = 0x01;       // R: HANDLE_TABLE_RESPONSE, LIST_RESPONSE
 constexpr std::uint8_t kMoreToSendFlag = 0x02;       // M: HANDLE_TABLE_RESPONSE (§2.3)
 constexpr std::uint8_t kTakeoverSuggestedFlag = 0x01;  // T: HANDLE_UPDATE
 
@@ -44,7 +44,7 @@ struct EnrpEncoder {
   }
   void operator()(const enrp::HandleTableResponse& m) {
     const std::uint8_t flags =
-        (m.rejected ? kRejectFlag : 0) | (m.more_to_send ? kMoreToSendFlag : 0);
+        (m.rejected ? kEnrpRejectFlag : 0) | (m.more_to_send ? kMoreToSendFlag : 0);
     const auto s =
         begin(enrp::MessageType::HandleTableResponse, flags, m.sender_id, m.receiver_id);
     for (const auto& pool : m.pools) {
@@ -67,7 +67,7 @@ struct EnrpEncoder {
     end_message(out, begin(enrp::MessageType::ListRequest, 0, m.sender_id, m.receiver_id));
   }
   void operator()(const enrp::ListResponse& m) {
-    const auto s = begin(enrp::MessageType::ListResponse, m.rejected ? kRejectFlag : 0,
+    const auto s = begin(enrp::MessageType::ListResponse, m.rejected ? kEnrpRejectFlag : 0,
                          m.sender_id, m.receiver_id);
     for (const auto& info : m.servers) put_server_information(out, info);
     end_message(out, s);
@@ -109,8 +109,8 @@ bool takeover_body(Reader& r, DecodeContext& c, EnrpMessage& out, RegistrarId se
 }
 
 // RFC 5353 §2: the body after the common header (decode_message has checked the type).
-bool decode_body(enrp::MessageType type, std::uint8_t flags, std::span<const std::byte> body,
-                 DecodeContext& c, EnrpMessage& out) {
+bool decode_enrp_body(enrp::MessageType type, std::uint8_t flags, std::span<const std::byte> body,
+                      DecodeContext& c, EnrpMessage& out) {
   Reader r(body);
   RegistrarId sender = 0, receiver = 0;
   if (!r.u32(sender) || !r.u32(receiver)) {
@@ -166,7 +166,7 @@ bool decode_body(enrp::MessageType type, std::uint8_t flags, std::span<const std
     }
     case enrp::MessageType::HandleTableResponse: {
       auto& m = alternative<enrp::HandleTableResponse>(out);
-      m.rejected = (flags & kRejectFlag) != 0;
+      m.rejected = (flags & kEnrpRejectFlag) != 0;
       m.more_to_send = (flags & kMoreToSendFlag) != 0;
       m.sender_id = sender;
       m.receiver_id = receiver;
@@ -206,7 +206,7 @@ bool decode_body(enrp::MessageType type, std::uint8_t flags, std::span<const std
     }
     case enrp::MessageType::ListResponse: {
       auto& m = alternative<enrp::ListResponse>(out);
-      m.rejected = (flags & kRejectFlag) != 0;
+      m.rejected = (flags & kEnrpRejectFlag) != 0;
       m.sender_id = sender;
       m.receiver_id = receiver;
       for (;;) {
@@ -243,7 +243,8 @@ std::vector<std::byte> encode(const EnrpMessage& message) { return encode_new(me
 
 Result<EnrpMessage, DecodeError> decode_enrp(std::span<const std::byte> bytes,
                                              DecodeReport* report) {
-  return decode_message<EnrpMessage, enrp::MessageType, decode_body>(bytes, report, kEnrpFamily);
+  return decode_message<EnrpMessage, enrp::MessageType, decode_enrp_body>(bytes, report,
+                                                                          kEnrpFamily);
 }
 
 }  // namespace rsp::wire
