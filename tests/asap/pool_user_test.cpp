@@ -640,12 +640,14 @@ TEST_CASE("PEs reported unreachable are still tried when no other PE is left") {
 }
 
 TEST_CASE("a PE reported unreachable that re-registers with other addresses is forgiven") {
-  PuFixture f(memory_timers());
+  SilentPeers silent;  // none silent: counts connects
+  PuFixture f(memory_timers(), &silent);
   EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
   f.net.drain();
   lose_first_pe(f, a);
   f.pu->flush_cache(kPool);
   CHECK(new_session_served_by(f) == 102);
+  CHECK(connects_to(silent, a.port()) == 1);  // listed at its old addresses: still avoided
   EchoPe restarted(*f.ctx, 101);  // 101's process again, at another port
   f.net.drain();
   REQUIRE(f.registrar.pools[kPool][101].user_transport.port == restarted.port());
