@@ -298,7 +298,8 @@ struct PoolUser::Impl {
         }
       }
     }
-    unreachable.remember(pool, pe, at, context.time().now(), context.config().timers.effective_unreachable_memory());
+    unreachable.remember(pool, pe, at, context.time().now(),
+                         context.config().timers.effective_unreachable_memory());
     forget(pool, pe);
     if (!channel->send(asap_msg::EndpointUnreachable{pool, pe})) channel->hunt();
   }
