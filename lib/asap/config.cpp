@@ -21,6 +21,13 @@ milliseconds Timers::effective_reregistration_interval() const {
   return minus_margin < registration_lifetime / 2 ? registration_lifetime / 2 : rfc;
 }
 
+milliseconds Timers::effective_unreachable_memory() const {
+  if (unreachable_memory) return *unreachable_memory;
+  // The registrar's keep-alive audit (5 s interval + 5 s timeout) drops a dead PE within 10 s;
+  // a resolution answered before that may list it for Stale.cache.value more.
+  return stale_cache + std::chrono::seconds(10);
+}
+
 IpAddress default_announce_group() { return IpAddress::v4(239, 0, 0, 50); }
 
 AsapConfig default_config() {

@@ -14,6 +14,7 @@
 
 #include "delivery_ledger.hpp"
 #include "registrar_channel.hpp"
+#include "unreachable_memory.hpp"
 #include "rsp/handlespace/handlespace.hpp"
 #include "rsp/wire/codec.hpp"
 
@@ -130,6 +131,8 @@ struct PoolUser::Impl {
   };
   std::map<PoolHandle, CacheEntry> cache;
   handlespace::Handlespace selection;  // cached PEs, for local selection by policy (RFC 5356)
+  // PEs this pool user reported unreachable: last resort for every session for a while.
+  detail::UnreachableMemory unreachable;
 
   std::map<SessionId, Session> sessions;
   std::map<AssociationId, SessionId> by_association;  // every live leg
@@ -177,6 +180,7 @@ struct PoolUser::Impl {
     const auto now = context.time().now();
     std::set<PoolElementId> fresh;
     for (const auto& pe : r.elements) {
+      unreachable.listed(r.pool_handle, pe, now);  // at other addresses (re-registered): forgiven
       handlespace::PoolElementRegistration reg;
       reg.id = pe.id;
       reg.home_registrar = pe.home_registrar_id;
@@ -286,8 +290,20 @@ struct PoolUser::Impl {
     });
   }
 
-  // RFC 5352 §3.5: ENDPOINT_UNREACHABLE to the registrar, best effort.
-  void report_unreachable(const PoolHandle& pool, PoolElementId pe) {
+  // RFC 5352 §3.5: ENDPOINT_UNREACHABLE to the registrar, best effort. The registrar may list
+  // the PE for a while yet: it stays a last resort here (Timers::unreachable_memory). `at`: the
+  // user transport it failed at, when the caller knows it.
+  void report_unreachable(const PoolHandle& pool, PoolElementId pe,
+                          std::optional<TransportAddress> at = std::nullopt) {
+    if (!at) {
+      if (auto it = cache.find(pool); it != cache.end()) {
+        for (const auto& e : it->second.resolution.elements) {
+          if (e.id == pe) at = e.user_transport;
+        }
+      }
+    }
+    unreachable.remember(pool, pe, at, context.time().now(),
+                         context.config().timers.effective_unreachable_memory());
     forget(pool, pe);
     if (!channel->send(asap_msg::EndpointUnreachable{pool, pe})) channel->hunt();
   }
@@ -295,13 +311,28 @@ struct PoolUser::Impl {
   // ---- sessions ----
   // The next PE to set up from what is known locally: a BUSINESS_CARD names where to go next
   // (RFC 5352 §3.10): its PEs first, then its pool; else the session's pool from the cache.
+  // PEs reported unreachable lately (by any session) come last: only when nothing else is left.
   std::optional<wire::PoolElement> next_candidate(Session& s) {
+    for (const bool last_resort : {false, true}) {
+      if (auto pe = next_candidate(s, last_resort)) return pe;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<wire::PoolElement> next_candidate(Session& s, bool last_resort) {
+    const PoolHandle& pool = s.card ? s.card->pool_handle : s.pool;
     if (s.card) {
       for (const auto& pe : s.card->pool_elements) {
-        if (s.tried.count(pe.id) == 0 && usable(pe)) return pe;
+        if (eligible(s, pool, pe.id, last_resort) && usable(pe)) return pe;
       }
     }
-    return pick(s, s.card ? s.card->pool_handle : s.pool);
+    return pick(s, pool, last_resort);
+  }
+
+  // Not yet tried by this session, and not remembered unreachable unless as a last resort.
+  bool eligible(Session& s, const PoolHandle& pool, PoolElementId pe, bool last_resort) {
+    if (s.tried.count(pe) != 0) return false;
+    return last_resort || !unreachable.remembered(pool, pe, context.time().now());
   }
 
   void start_connect(Session& s) {
@@ -334,8 +365,16 @@ struct PoolUser::Impl {
     });
   }
 
-  // Local selection by the pool's policy among cached PEs not yet tried.
+  // Local selection by the pool's policy among cached PEs not yet tried, those remembered
+  // unreachable last.
   std::optional<wire::PoolElement> pick(Session& s, const PoolHandle& pool) {
+    for (const bool last_resort : {false, true}) {
+      if (auto pe = pick(s, pool, last_resort)) return pe;
+    }
+    return std::nullopt;
+  }
+
+  std::optional<wire::PoolElement> pick(Session& s, const PoolHandle& pool, bool last_resort) {
     auto it = cache.find(pool);
     if (it == cache.end()) return std::nullopt;
     const auto& elements = it->second.resolution.elements;
@@ -345,6 +384,7 @@ struct PoolUser::Impl {
       }
       return nullptr;
     };
+    // The application's own choice (SendOptions::pool_element), remembered unreachable or not.
     if (s.preferred && s.tried.count(*s.preferred) == 0) {
       if (const auto* pe = find_pe(*s.preferred); pe != nullptr && usable(*pe)) return *pe;
     }
@@ -354,7 +394,7 @@ struct PoolUser::Impl {
     if (cursor == 0 || rotate) {
       for (std::size_t i = 0; i < elements.size(); ++i) {
         const auto& e = elements[(cursor + i) % elements.size()];
-        if (s.tried.count(e.id) == 0 && usable(e)) {
+        if (eligible(s, pool, e.id, last_resort) && usable(e)) {
           cursor = (cursor + i + 1) % elements.size();
           if (cursor == 0) cursor = elements.size();  // stays "used" for non-rotating policies
           return e;
@@ -366,13 +406,13 @@ struct PoolUser::Impl {
       auto selected = selection.handle_resolution(pool, handlespace::SelectionRequest{n, 1});
       if (selected) {
         for (const auto& e : *selected) {
-          if (s.tried.count(e.id) != 0) continue;
+          if (!eligible(s, pool, e.id, last_resort)) continue;
           if (const auto* pe = find_pe(e.id); pe != nullptr && usable(*pe)) return *pe;
         }
       }
     }
     for (const auto& e : elements) {
-      if (s.tried.count(e.id) == 0 && usable(e)) return e;
+      if (eligible(s, pool, e.id, last_resort) && usable(e)) return e;
     }
     return std::nullopt;
   }
@@ -439,10 +479,11 @@ struct PoolUser::Impl {
   void racing_failed(Session& s, AssociationId a, const std::string& why) {
     auto it = s.racing.find(a);
     const PoolElementId pe = it->second.pe.id;
+    const TransportAddress at = it->second.pe.user_transport;
     s.racing.erase(it);
     by_association.erase(a);
     s.legs.erase(a);  // never carried data: sends wait for Up
-    report_unreachable(s.card ? s.card->pool_handle : s.pool, pe);
+    report_unreachable(s.card ? s.card->pool_handle : s.pool, pe, at);
     if (!s.failing_over) {
       const SessionId id = s.id;  // the handler may close the session
       begin_report(s, make_error(AsapErrc::TransportError, why), pe, std::nullopt);
@@ -494,7 +535,7 @@ struct PoolUser::Impl {
     if (s.pe) {
       const auto pe = s.pe->id;
       s.tried.insert(pe);
-      report_unreachable(s.card ? s.card->pool_handle : s.pool, pe);
+      report_unreachable(s.card ? s.card->pool_handle : s.pool, pe, s.pe->user_transport);
     }
     drop_leg(s);
     if (!s.failing_over) {
@@ -542,7 +583,7 @@ struct PoolUser::Impl {
     const auto from = s.pe ? std::optional<PoolElementId>(s.pe->id) : std::nullopt;
     if (from) {
       s.tried.insert(*from);
-      if (report_pe) report_unreachable(s.pool, *from);
+      if (report_pe) report_unreachable(s.pool, *from, s.pe->user_transport);
     }
     drop_leg(s);
     abandon_racing(s);
@@ -605,6 +646,11 @@ struct PoolUser::Impl {
     }
     abandon_racing(s);
     s.up = true;
+    if (s.pe) {
+      // It answered: whatever was reported of it before no longer holds.
+      unreachable.forgive(s.pool, s.pe->id);
+      if (s.card) unreachable.forgive(s.card->pool_handle, s.pe->id);
+    }
     s.connect_timer->cancel();
     s.tried.clear();
     s.state = SessionState::Connected;

@@ -559,6 +559,104 @@ TEST_CASE("racing setups that all fail are each reported, then the failover fail
   CHECK(f.pu->session_status(*s)->state == SessionState::Failed);
 }
 
+// Memory of PEs reported unreachable (Timers::unreachable_memory), longer than
+// Stale.cache.value (2 s) as by default, so that fresh resolutions still list them.
+Timers memory_timers() {
+  Timers t = test_timers();
+  t.unreachable_memory = 10s;
+  return t;
+}
+
+// serve_then_fail, and the session's failover to 102 (`b`), 101 reported.
+SessionId lose_first_pe(PuFixture& f, EchoPe& a) {
+  auto s = serve_then_fail(f, a);
+  f.net.drain();
+  REQUIRE(f.replies.size() == 2);
+  REQUIRE(f.replies[1].pool_element == 102);
+  REQUIRE(reported(f.registrar) == std::vector<PoolElementId>{101});
+  return *s;
+}
+
+// A fresh resolution (as rsp_connect does), then a new session: the PE serving its message.
+PoolElementId new_session_served_by(PuFixture& f, ResolveOptions o = {}) {
+  auto r = f.resolve(o);
+  REQUIRE(r.has_value());
+  REQUIRE_FALSE(r->from_cache);
+  REQUIRE(r->elements.front().id == 101);  // the registrar still lists 101, and first
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(s.has_value());
+  const auto before = f.replies.size();
+  REQUIRE(f.pu->send(*s, bytes("new")).has_value());
+  for (int i = 0; i < 10 && f.replies.size() == before; ++i) f.net.advance(10ms);
+  REQUIRE(f.replies.size() == before + 1);
+  CHECK(f.replies.back().session == *s);
+  return f.replies.back().pool_element;
+}
+
+TEST_CASE("a new session skips a PE this pool user reported unreachable that a fresh resolution still lists") {
+  SilentPeers silent;  // none silent: counts connects
+  PuFixture f(memory_timers(), &silent);
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  lose_first_pe(f, a);
+  f.net.advance(2s);  // Stale.cache.value: the next resolution asks the registrar
+  CHECK(new_session_served_by(f) == 102);
+  CHECK(connects_to(silent, a.port()) == 1);  // only the first session's
+  CHECK(reported(f.registrar) == std::vector<PoolElementId>{101});
+}
+
+TEST_CASE("a PE reported unreachable is eligible again after Timers::unreachable_memory") {
+  PuFixture f(memory_timers());
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  REQUIRE(f.resolve().has_value());
+  f.pu->report_unreachable(kPool, 101);  // wrongly: 101 is alive
+  f.net.advance(2s);
+  CHECK(new_session_served_by(f) == 102);
+  f.net.advance(8s);  // 10 s after the report
+  CHECK(new_session_served_by(f) == 101);
+  CHECK(a.received == std::vector<std::string>{"new"});
+}
+
+TEST_CASE("PEs reported unreachable are still tried when no other PE is left") {
+  SilentPeers silent;
+  PuFixture f(memory_timers(), &silent);
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  add_ghost(f.registrar, 103, 5998);  // nothing listens: CannotStart at once
+  REQUIRE(f.resolve().has_value());
+  f.pu->report_unreachable(kPool, 101);  // wrongly: both are alive
+  f.pu->report_unreachable(kPool, 102);
+  f.net.advance(2s);
+  const auto served = new_session_served_by(f);
+  REQUIRE((served == 101 || served == 102));
+  // The one PE not reported first; once it failed too, one of the reported ones.
+  std::vector<std::uint16_t> to_pes;
+  for (auto port : silent.connects) {
+    if (port == 5998 || port == a.port() || port == b.port()) to_pes.push_back(port);
+  }
+  CHECK(to_pes == std::vector<std::uint16_t>{5998, served == 101 ? a.port() : b.port()});
+  CHECK(reported(f.registrar) == std::vector<PoolElementId>{101, 102, 103});
+}
+
+TEST_CASE("a PE reported unreachable that re-registers with other addresses is forgiven") {
+  SilentPeers silent;  // none silent: counts connects
+  PuFixture f(memory_timers(), &silent);
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  lose_first_pe(f, a);
+  f.pu->flush_cache(kPool);
+  CHECK(new_session_served_by(f) == 102);
+  CHECK(connects_to(silent, a.port()) == 1);  // listed at its old addresses: still avoided
+  EchoPe restarted(*f.ctx, 101);  // 101's process again, at another port
+  f.net.drain();
+  REQUIRE(f.registrar.pools[kPool][101].user_transport.port == restarted.port());
+  REQUIRE(restarted.port() != a.port());
+  f.pu->flush_cache(kPool);
+  CHECK(new_session_served_by(f) == 101);
+  CHECK(restarted.received == std::vector<std::string>{"new"});
+}
+
 TEST_CASE("close_session ends the association and forgets the session") {
   PuFixture f;
   EchoPe a(*f.ctx, 101);

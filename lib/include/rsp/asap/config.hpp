@@ -104,9 +104,19 @@ struct Timers {
   milliseconds failover_connect_stagger{100};
   // How many PEs one failover may try before FailoverExhausted. Not in the RFC.
   unsigned failover_max_attempts = 8;
+  // How long a PE this pool user reported unreachable (ENDPOINT_UNREACHABLE, RFC 5352 §3.5)
+  // stays a last resort for all its sessions: picked only when no other candidate is left,
+  // unless a resolution shows it re-registered. The registrar keeps listing a dead PE until
+  // MAX-BAD-PE-REPORT reports or its keep-alive audit fails (§3.5, §3.7; 5 s + 5 s, RSPLIB's
+  // and our registrar's defaults), and a resolution answered until then is used for up to
+  // Stale.cache.value: nullopt = stale_cache + 10 s, the longest a dead PE can come back in
+  // a listing. Not in the RFC.
+  std::optional<milliseconds> unreachable_memory;
 
   // The re-registration interval actually used.
   milliseconds effective_reregistration_interval() const;
+  // The unreachable memory actually used.
+  milliseconds effective_unreachable_memory() const;
 };
 
 // Everything a Context needs.

@@ -15,7 +15,12 @@
 //   COOKIE_ECHO (§3.9), then the messages to be resent. A setup (first PE or failover) not up
 //   after failover_connect_stagger is raced by one to the next candidate (RFC 8305 §5): the
 //   first up wins, the others are aborted unreported, so a PE that died but is still
-//   registered costs the stagger, not a whole failed setup.
+//   registered costs the stagger, not a whole failed setup. PEs reported unreachable (by any
+//   session or report_unreachable) are a last resort pool-user wide for
+//   Timers::unreachable_memory: a registrar lists them until its keep-alive audit fails, and a
+//   fresh resolution must not send another session to them while other PEs are left. A listing
+//   with other user transport addresses (re-registered) or an association that comes up
+//   forgives them.
 // - Delivery accounting on failover: every accepted message has a MessageSeq. When a PE is lost,
 //   messages the transport handed back (never acknowledged by the PE's SCTP stack) are resent
 //   to the new PE if their failover flag allowed it (`resent`; those that had been transmitted
@@ -171,7 +176,8 @@ class PoolUser {
   // Errors: PoolNotFound, PoolEmpty, Timeout (after MAX-REQUEST-RETRANSMIT), NoRegistrar.
   void resolve(const PoolHandle& pool, ResolveOptions options,
                std::function<void(AsapResult<Resolution>)> done);
-  // RFC 5352 §3.5: tell the registrar a PE did not answer; also drops it from the cache.
+  // RFC 5352 §3.5: tell the registrar a PE did not answer; also drops it from the cache and
+  // makes it a last resort for the sessions (Timers::unreachable_memory).
   void report_unreachable(const PoolHandle& pool, PoolElementId pe);
   // Forgets cached resolutions (all, or one pool).
   void flush_cache(std::optional<PoolHandle> pool = std::nullopt);
