@@ -11,7 +11,7 @@ namespace {
 using namespace std::chrono_literals;
 using detail::UnreachableMemory;
 
-const PoolHandle kPool("EchoPool");
+const PoolHandle kEchoPool("EchoPool");
 const TimePoint t0 = TimePoint{} + 1h;
 
 wire::PoolElement listing(PoolElementId id, std::uint16_t port) {
@@ -23,47 +23,47 @@ wire::PoolElement listing(PoolElementId id, std::uint16_t port) {
 
 TEST_CASE("a PE reported unreachable is remembered until its time is up, and a new report restarts it") {
   UnreachableMemory m;
-  m.remember(kPool, 101, loopback(5001), t0, 10s);
-  CHECK(m.remembered(kPool, 101, t0 + 9s));
-  CHECK_FALSE(m.remembered(kPool, 102, t0));
+  m.remember(kEchoPool, 101, loopback(5001), t0, 10s);
+  CHECK(m.remembered(kEchoPool, 101, t0 + 9s));
+  CHECK_FALSE(m.remembered(kEchoPool, 102, t0));
   CHECK_FALSE(m.remembered(PoolHandle("OtherPool"), 101, t0));
-  m.remember(kPool, 101, std::nullopt, t0 + 9s, 10s);
-  CHECK(m.remembered(kPool, 101, t0 + 18s));
-  CHECK_FALSE(m.remembered(kPool, 101, t0 + 19s));
+  m.remember(kEchoPool, 101, std::nullopt, t0 + 9s, 10s);
+  CHECK(m.remembered(kEchoPool, 101, t0 + 18s));
+  CHECK_FALSE(m.remembered(kEchoPool, 101, t0 + 19s));
   CHECK(m.size() == 0);  // expired entries go when looked at
 }
 
 TEST_CASE("the memory holds at most kCapacity PEs and drops those nearest expiry first") {
   UnreachableMemory m;
   for (PoolElementId id = 1; id <= UnreachableMemory::kCapacity; ++id) {
-    m.remember(kPool, id, std::nullopt, t0 + std::chrono::milliseconds(id), 10s);
+    m.remember(kEchoPool, id, std::nullopt, t0 + std::chrono::milliseconds(id), 10s);
   }
   CHECK(m.size() == UnreachableMemory::kCapacity);
-  m.remember(kPool, 100000, std::nullopt, t0 + 1s, 10s);
+  m.remember(kEchoPool, 100000, std::nullopt, t0 + 1s, 10s);
   CHECK(m.size() == UnreachableMemory::kCapacity);
-  CHECK_FALSE(m.remembered(kPool, 1, t0 + 1s));  // the oldest report went
-  CHECK(m.remembered(kPool, 2, t0 + 1s));
-  CHECK(m.remembered(kPool, 100000, t0 + 1s));
+  CHECK_FALSE(m.remembered(kEchoPool, 1, t0 + 1s));  // the oldest report went
+  CHECK(m.remembered(kEchoPool, 2, t0 + 1s));
+  CHECK(m.remembered(kEchoPool, 100000, t0 + 1s));
   // Expired entries make room before live ones are dropped.
-  m.remember(kPool, 100001, std::nullopt, t0 + 10s + 100ms, 10s);
+  m.remember(kEchoPool, 100001, std::nullopt, t0 + 10s + 100ms, 10s);
   CHECK(m.size() < UnreachableMemory::kCapacity);
-  CHECK(m.remembered(kPool, 100000, t0 + 10s + 100ms));
+  CHECK(m.remembered(kEchoPool, 100000, t0 + 10s + 100ms));
 }
 
 TEST_CASE("a listing at other user transport addresses than the reported ones forgives the PE") {
   UnreachableMemory m;
-  m.remember(kPool, 101, loopback(5001), t0, 10s);
-  m.listed(kPool, listing(101, 5001), t0 + 1s);  // the registration reported: still listed
-  CHECK(m.remembered(kPool, 101, t0 + 1s));
-  m.listed(kPool, listing(101, 5002), t0 + 2s);  // re-registered
-  CHECK_FALSE(m.remembered(kPool, 101, t0 + 2s));
+  m.remember(kEchoPool, 101, loopback(5001), t0, 10s);
+  m.listed(kEchoPool, listing(101, 5001), t0 + 1s);  // the registration reported: still listed
+  CHECK(m.remembered(kEchoPool, 101, t0 + 1s));
+  m.listed(kEchoPool, listing(101, 5002), t0 + 2s);  // re-registered
+  CHECK_FALSE(m.remembered(kEchoPool, 101, t0 + 2s));
 
   // Reported without a known transport: the first listing is taken as the one reported.
-  m.remember(kPool, 102, std::nullopt, t0, 10s);
-  m.listed(kPool, listing(102, 6001), t0 + 1s);
-  CHECK(m.remembered(kPool, 102, t0 + 1s));
-  m.listed(kPool, listing(102, 6002), t0 + 2s);
-  CHECK_FALSE(m.remembered(kPool, 102, t0 + 2s));
+  m.remember(kEchoPool, 102, std::nullopt, t0, 10s);
+  m.listed(kEchoPool, listing(102, 6001), t0 + 1s);
+  CHECK(m.remembered(kEchoPool, 102, t0 + 1s));
+  m.listed(kEchoPool, listing(102, 6002), t0 + 2s);
+  CHECK_FALSE(m.remembered(kEchoPool, 102, t0 + 2s));
 }
 
 }  // namespace
