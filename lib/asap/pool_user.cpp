@@ -213,13 +213,17 @@ struct PoolUser::Impl {
     }
   }
 
+  // RFC 5352 §3.4: an entry older than Stale.cache.value is not used to answer or to choose.
+  bool stale(const PoolHandle& pool) const {
+    auto it = cache.find(pool);
+    return it != cache.end() &&
+           context.time().now() - it->second.resolution.received >= context.config().timers.stale_cache;
+  }
+
   std::optional<Resolution> cached(const PoolHandle& pool) {
+    if (stale(pool)) flush(pool);
     auto it = cache.find(pool);
     if (it == cache.end()) return std::nullopt;
-    if (context.time().now() - it->second.resolution.received >= context.config().timers.stale_cache) {
-      flush(pool);  // RFC 5352 §3.4: a stale entry is not used
-      return std::nullopt;
-    }
     Resolution r = it->second.resolution;
     r.from_cache = true;
     return r;
@@ -312,21 +316,22 @@ struct PoolUser::Impl {
   // The next PE to set up from what is known locally: a BUSINESS_CARD names where to go next
   // (RFC 5352 §3.10): its PEs first, then its pool; else the session's pool from the cache.
   // PEs reported unreachable lately (by any session) come last: only when nothing else is left.
-  std::optional<wire::PoolElement> next_candidate(Session& s) {
+  // from_cache false: the business card's PEs only.
+  std::optional<wire::PoolElement> next_candidate(Session& s, bool from_cache = true) {
     for (const bool last_resort : {false, true}) {
-      if (auto pe = next_candidate(s, last_resort)) return pe;
+      if (auto pe = next_candidate(s, last_resort, from_cache)) return pe;
     }
     return std::nullopt;
   }
 
-  std::optional<wire::PoolElement> next_candidate(Session& s, bool last_resort) {
+  std::optional<wire::PoolElement> next_candidate(Session& s, bool last_resort, bool from_cache) {
     const PoolHandle& pool = s.card ? s.card->pool_handle : s.pool;
     if (s.card) {
       for (const auto& pe : s.card->pool_elements) {
         if (eligible(s, pool, pe.id, last_resort) && usable(pe)) return pe;
       }
     }
-    return pick(s, pool, last_resort);
+    return from_cache ? pick(s, pool, last_resort) : std::nullopt;
   }
 
   // Not yet tried by this session, and not remembered unreachable unless as a last resort.
@@ -337,11 +342,14 @@ struct PoolUser::Impl {
 
   void start_connect(Session& s) {
     s.state = s.failing_over ? SessionState::FailingOver : SessionState::Resolving;
-    if (auto pe = next_candidate(s)) {
+    const PoolHandle pool = s.card ? s.card->pool_handle : s.pool;
+    // A session (or a failover) chooses from a fresh list: a stale one is asked for again
+    // (kept only for when no registrar answers, below). Candidates raced within one setup
+    // attempt (race_next) come from the list it started from, even if that turns stale.
+    if (auto pe = next_candidate(s, !stale(pool))) {
       connect_to(s, *pe);
       return;
     }
-    const PoolHandle pool = s.card ? s.card->pool_handle : s.pool;
     // Nothing usable cached: ask the registrar (again, bypassing the cache during a failover).
     const auto generation = ++s.generation;
     ResolveOptions options = s.options.resolve;
@@ -352,7 +360,13 @@ struct PoolUser::Impl {
       if (s == nullptr || s->generation != generation) return;
       s->resolving = false;
       if (!r) {
-        session_failed(*s, std::move(r).error());
+        // No registrar answered: rather than give the session up, use the list there is,
+        // stale as it is (its PEs may well be alive).
+        if (auto pe = pick(*s, pool)) {
+          connect_to(*s, *pe);
+        } else {
+          session_failed(*s, std::move(r).error());
+        }
         return;
       }
       if (auto pe = pick(*s, pool)) {

@@ -173,6 +173,42 @@ TEST_CASE("ENDPOINT_UNREACHABLE goes to the registrar and the PE leaves the cach
   CHECK(cached->elements[0].id == 102);
 }
 
+TEST_CASE("a session opened within Stale.cache.value picks from the cache; after it, the registrar is asked again (RFC 5352 §3.4)") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101);
+  f.net.drain();
+  REQUIRE(f.resolve().has_value());
+  REQUIRE(f.registrar.resolutions.size() == 1);
+  auto fresh = f.pu->open_session(kPool);
+  REQUIRE(fresh.has_value());
+  f.net.drain();
+  CHECK(f.registrar.resolutions.size() == 1);  // the cached answer served
+  f.net.advance(test_timers().stale_cache);  // the entry is stale now
+  auto later = f.pu->open_session(kPool);
+  REQUIRE(later.has_value());
+  REQUIRE(f.pu->send(*later, bytes("later")).has_value());
+  for (int i = 0; i < 20 && f.replies.empty(); ++i) f.net.advance(10ms);
+  REQUIRE(f.replies.size() == 1);
+  CHECK(f.replies[0].session == *later);
+  CHECK(f.registrar.resolutions.size() == 2);  // a stale entry is not used
+}
+
+TEST_CASE("a stale list is still used when no registrar answers the new resolution") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101);
+  f.net.drain();
+  REQUIRE(f.resolve().has_value());
+  f.net.advance(test_timers().stale_cache);
+  f.registrar.silent = true;
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(s.has_value());
+  REQUIRE(f.pu->send(*s, bytes("anyway")).has_value());
+  for (int i = 0; i < 100 && f.replies.empty(); ++i) f.net.advance(50ms);
+  REQUIRE(f.replies.size() == 1);  // served by 101 from the stale list, after the hunt gave up
+  CHECK(f.replies[0].pool_element == 101);
+  CHECK(f.registrar.resolutions.size() >= 2);  // it was asked first
+}
+
 TEST_CASE("a session sends to a PE chosen by policy and receives its replies") {
   PuFixture f;
   EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
