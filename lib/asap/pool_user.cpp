@@ -301,9 +301,7 @@ struct PoolUser::Impl {
                           std::optional<TransportAddress> at = std::nullopt) {
     if (!at) {
       if (auto it = cache.find(pool); it != cache.end()) {
-        for (const auto& e : it->second.resolution.elements) {
-          if (e.id == pe) at = e.user_transport;
-        }
+        if (const auto* e = find_element(it->second.resolution.elements, pe)) at = e->user_transport;
       }
     }
     unreachable.remember(pool, pe, at, context.time().now(),
@@ -379,6 +377,14 @@ struct PoolUser::Impl {
     });
   }
 
+  static const wire::PoolElement* find_element(const std::vector<wire::PoolElement>& elements,
+                                               PoolElementId id) {
+    for (const auto& e : elements) {
+      if (e.id == id) return &e;
+    }
+    return nullptr;
+  }
+
   // Local selection by the pool's policy among cached PEs not yet tried, those remembered
   // unreachable last.
   std::optional<wire::PoolElement> pick(Session& s, const PoolHandle& pool) {
@@ -392,15 +398,9 @@ struct PoolUser::Impl {
     auto it = cache.find(pool);
     if (it == cache.end()) return std::nullopt;
     const auto& elements = it->second.resolution.elements;
-    auto find_pe = [&](PoolElementId id) -> const wire::PoolElement* {
-      for (const auto& e : elements) {
-        if (e.id == id) return &e;
-      }
-      return nullptr;
-    };
     // The application's own choice (SendOptions::pool_element), remembered unreachable or not.
     if (s.preferred && s.tried.count(*s.preferred) == 0) {
-      if (const auto* pe = find_pe(*s.preferred); pe != nullptr && usable(*pe)) return *pe;
+      if (const auto* pe = find_element(elements, *s.preferred); pe != nullptr && usable(*pe)) return *pe;
     }
     auto& cursor = it->second.cursor;
     const auto policy = elements.empty() ? PolicyType::RoundRobin : elements.front().policy.type;
@@ -421,7 +421,7 @@ struct PoolUser::Impl {
       if (selected) {
         for (const auto& e : *selected) {
           if (!eligible(s, pool, e.id, last_resort)) continue;
-          if (const auto* pe = find_pe(e.id); pe != nullptr && usable(*pe)) return *pe;
+          if (const auto* pe = find_element(elements, e.id); pe != nullptr && usable(*pe)) return *pe;
         }
       }
     }

@@ -22,22 +22,26 @@ void UnreachableMemory::remember(const PoolHandle& pool, PoolElementId pe,
   if (transport) it->second.transport = transport;
 }
 
-bool UnreachableMemory::remembered(const PoolHandle& pool, PoolElementId pe, TimePoint now) {
+UnreachableMemory::Entry* UnreachableMemory::live(const PoolHandle& pool, PoolElementId pe, TimePoint now) {
   auto it = entries_.find(Key{pool, pe});
-  if (it == entries_.end()) return false;
+  if (it == entries_.end()) return nullptr;
   if (it->second.until <= now) {
     entries_.erase(it);
-    return false;
+    return nullptr;
   }
-  return true;
+  return &it->second;
+}
+
+bool UnreachableMemory::remembered(const PoolHandle& pool, PoolElementId pe, TimePoint now) {
+  return live(pool, pe, now) != nullptr;
 }
 
 void UnreachableMemory::listed(const PoolHandle& pool, const wire::PoolElement& pe, TimePoint now) {
-  if (!remembered(pool, pe.id, now)) return;
-  auto& entry = entries_.find(Key{pool, pe.id})->second;
-  if (!entry.transport) {
-    entry.transport = pe.user_transport;
-  } else if (*entry.transport != pe.user_transport) {
+  Entry* entry = live(pool, pe.id, now);
+  if (entry == nullptr) return;
+  if (!entry->transport) {
+    entry->transport = pe.user_transport;
+  } else if (*entry->transport != pe.user_transport) {
     forgive(pool, pe.id);
   }
 }

@@ -42,6 +42,8 @@ class UnreachableMemory {
     std::optional<TransportAddress> transport;
   };
   using Key = std::pair<PoolHandle, PoolElementId>;
+  // The entry while it lasts (an expired one is dropped): nullptr when there is none.
+  Entry* live(const PoolHandle& pool, PoolElementId pe, TimePoint now);
   void expire(TimePoint now);
 
   std::map<Key, Entry> entries_;
