@@ -72,6 +72,19 @@ struct PuFixture {
     return std::move(*out);
   }
 
+  // Opens a session, sends `what` on it and advances `step` at a time (at most `steps` times)
+  // until its reply is in: that reply.
+  const ReceivedData& reply_on_new_session(std::string_view what, Duration step = 10ms, int steps = 10) {
+    auto s = pu->open_session(kPool);
+    REQUIRE(s.has_value());
+    const auto before = replies.size();
+    REQUIRE(pu->send(*s, bytes(what)).has_value());
+    for (int i = 0; i < steps && replies.size() == before; ++i) net.advance(step);
+    REQUIRE(replies.size() == before + 1);
+    CHECK(replies.back().session == *s);
+    return replies.back();
+  }
+
   std::vector<std::string> reply_texts() const {
     std::vector<std::string> out;
     for (const auto& r : replies) out.push_back(text(r.payload));
@@ -184,12 +197,7 @@ TEST_CASE("a session opened within Stale.cache.value picks from the cache; after
   f.net.drain();
   CHECK(f.registrar.resolutions.size() == 1);  // the cached answer served
   f.net.advance(test_timers().stale_cache);  // the entry is stale now
-  auto later = f.pu->open_session(kPool);
-  REQUIRE(later.has_value());
-  REQUIRE(f.pu->send(*later, bytes("later")).has_value());
-  for (int i = 0; i < 20 && f.replies.empty(); ++i) f.net.advance(10ms);
-  REQUIRE(f.replies.size() == 1);
-  CHECK(f.replies[0].session == *later);
+  (void)f.reply_on_new_session("later", 10ms, 20);
   CHECK(f.registrar.resolutions.size() == 2);  // a stale entry is not used
 }
 
@@ -200,12 +208,8 @@ TEST_CASE("a stale list is still used when no registrar answers the new resoluti
   REQUIRE(f.resolve().has_value());
   f.net.advance(test_timers().stale_cache);
   f.registrar.silent = true;
-  auto s = f.pu->open_session(kPool);
-  REQUIRE(s.has_value());
-  REQUIRE(f.pu->send(*s, bytes("anyway")).has_value());
-  for (int i = 0; i < 100 && f.replies.empty(); ++i) f.net.advance(50ms);
-  REQUIRE(f.replies.size() == 1);  // served by 101 from the stale list, after the hunt gave up
-  CHECK(f.replies[0].pool_element == 101);
+  // Served by 101 from the stale list, after the hunt gave up.
+  CHECK(f.reply_on_new_session("anyway", 50ms, 100).pool_element == 101);
   CHECK(f.registrar.resolutions.size() >= 2);  // it was asked first
 }
 
@@ -619,14 +623,7 @@ PoolElementId new_session_served_by(PuFixture& f, ResolveOptions o = {}) {
   REQUIRE(r.has_value());
   REQUIRE_FALSE(r->from_cache);
   REQUIRE(r->elements.front().id == 101);  // the registrar still lists 101, and first
-  auto s = f.pu->open_session(kPool);
-  REQUIRE(s.has_value());
-  const auto before = f.replies.size();
-  REQUIRE(f.pu->send(*s, bytes("new")).has_value());
-  for (int i = 0; i < 10 && f.replies.size() == before; ++i) f.net.advance(10ms);
-  REQUIRE(f.replies.size() == before + 1);
-  CHECK(f.replies.back().session == *s);
-  return f.replies.back().pool_element;
+  return f.reply_on_new_session("new").pool_element;
 }
 
 TEST_CASE("a new session skips a PE this pool user reported unreachable that a fresh resolution still lists") {
