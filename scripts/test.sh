@@ -38,15 +38,27 @@ timed() {  # timed NAME COMMAND...: runs a step that must succeed, with its dura
   echo "=== $name: $( ((rc == 0)) && echo done || echo "FAILED ($rc)") ($SINCE)" >&2
   return "$rc"
 }
+# A failed stage's telling lines are repeated at the very end (CI keeps only the tail of a long
+# log, and the ASan stage's output would push an earlier stage's failure out of it).
+failures=$(mktemp)
 stage() {  # stage NAME COMMAND...
-  local name=$1 w0 c0; shift
+  local name=$1 w0 c0 log rc; shift
   w0=$(date +%s); cpu_now; c0=$CPU
   echo "=== $name" >&2
-  if "$@"; then passed=$((passed + 1)); since "$w0" "$c0"; echo "=== $name: ok ($SINCE)" >&2
+  log=$(mktemp)
+  # The command runs in this shell (ctest_in adds to the totals), its output copied to $log.
+  "$@" > >(tee -a "$log") 2> >(tee -a "$log" >&2); rc=$?
+  if ((rc == 0)); then passed=$((passed + 1)); since "$w0" "$c0"; echo "=== $name: ok ($SINCE)" >&2
     [[ $1 == ctest_in || $1 == asan_ctest ]] && ctest_ok=$((ctest_ok + 1))
   else failed=$((failed + 1)); since "$w0" "$c0"; echo "=== $name: FAILED ($SINCE)" >&2
     [[ $1 == ctest_in || $1 == asan_ctest ]] && ctest_bad=$((ctest_bad + 1))
+    sleep 0.2  # the tee processes finish copying
+    { echo "--- $name: FAILED; its failure lines (whole output above):"
+      grep -a -n -E 'ERROR|FAIL|[Ff]ailed|TEST CASE|exit [1-9]|Timeout|did not|Sanitizer|runtime error' "$log" \
+        | grep -v -E ' 0 failed|Passed' | tail -n 40
+    } >>"$failures"
   fi
+  rm -f "$log"
   return 0
 }
 # Runs ctest in a build tree and adds its test counts to the totals (skipped tests count as
@@ -124,6 +136,8 @@ asan_ctest() {  # a tree that does not build ends the run, as the first tree's b
   ctest_in "$tree-asan"
 }
 stage "unit+e2e (ASan+UBSan)" asan_ctest
+[[ -s $failures ]] && cat "$failures" >&2
+rm -f "$failures"
 echo "stages: $passed passed, $failed failed (ctest: $tests_passed passed, $tests_failed failed over both trees)" >&2
 since "$t_start" 0; echo "=== total: $SINCE (CPU: of the waited-for processes)" >&2
 # The closing line counts every ctest test of both trees plus the fuzz and VM stages.
