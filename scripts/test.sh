@@ -38,7 +38,7 @@ timed() {  # timed NAME COMMAND...: runs a step that must succeed, with its dura
   echo "=== $name: $( ((rc == 0)) && echo done || echo "FAILED ($rc)") ($SINCE)" >&2
   return "$rc"
 }
-# A failed stage's telling lines are repeated at the very end (CI keeps only the tail of a long
+# A failed stage's telling lines (and a passed one's FLAKY lines) are repeated at the very end (CI keeps only the tail of a long
 # log, and the ASan stage's output would push an earlier stage's failure out of it).
 failures=$(mktemp)
 stage() {  # stage NAME COMMAND...
@@ -50,6 +50,9 @@ stage() {  # stage NAME COMMAND...
   "$@" > >(tee -a "$log") 2> >(tee -a "$log" >&2); rc=$?
   if ((rc == 0)); then passed=$((passed + 1)); since "$w0" "$c0"; echo "=== $name: ok ($SINCE)" >&2
     [[ $1 == ctest_in || $1 == asan_ctest ]] && ctest_ok=$((ctest_ok + 1))
+    sleep 0.2
+    # The VM stage runs a failed test program once more (scripts/vm-test.sh): say so at the end.
+    grep -a 'FLAKY' "$log" | sed "s/^/--- $name: /" >>"$failures"
   else failed=$((failed + 1)); since "$w0" "$c0"; echo "=== $name: FAILED ($SINCE)" >&2
     [[ $1 == ctest_in || $1 == asan_ctest ]] && ctest_bad=$((ctest_bad + 1))
     sleep 0.2  # the tee processes finish copying
