@@ -8,13 +8,17 @@
 #include <benchmark/benchmark.h>
 
 #include <netinet/in.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -93,8 +97,39 @@ std::uint32_t receive(int fd, std::vector<char>& buf) {
   }
 }
 
+// CPU time (user + system, seconds) of this process, all threads: the application thread and
+// the API's io thread.
+double own_cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return secs(usage.ru_utime) + secs(usage.ru_stime);
+}
+
+// CPU time (user + system, seconds) of a child process, from /proc/PID/stat (clock ticks).
+double process_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  const auto close = line.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(line.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; fields >> field && i <= 15; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime (proc(5))
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 void BM_Echo(benchmark::State& state, bool pipelined) {
   const auto size = static_cast<std::size_t>(state.range(0));
+  // The echo PE's CPU: every PE of the pool (only one serves this socket).
+  auto pe_cpu = [] {
+    double total = 0;
+    for (const auto& [id, child] : g_pool->pes) total += process_cpu_seconds(child->pid());
+    return total;
+  };
   const int fd = connect_pu(g_pool->handle, RSP_PROFILE_DEFAULT);
   if (fd < 0) return state.SkipWithError("rsp_connect failed");
   std::vector<char> msg(size, 'x');
@@ -104,11 +139,17 @@ void BM_Echo(benchmark::State& state, bool pipelined) {
   if (pipelined) {
     for (int i = 0; i < kInFlight; ++i) rsp_sendmsg(fd, msg.data(), size, nullptr, 0);
   }
+  const double pu_cpu0 = own_cpu_seconds(), pe_cpu0 = pe_cpu();
   for (auto _ : state) {
     if (!pipelined) rsp_sendmsg(fd, msg.data(), size, nullptr, 0);
     receive(fd, buf);
     if (pipelined) rsp_sendmsg(fd, msg.data(), size, nullptr, 0);
   }
+  // Both sides' CPU per message (all threads of each process): unlike the rate, it hardly
+  // changes when the host takes the vCPUs away for a while (bench/api/README.md).
+  const double n = static_cast<double>(state.iterations());
+  state.counters["pu_cpu_us"] = benchmark::Counter((own_cpu_seconds() - pu_cpu0) * 1e6 / n);
+  state.counters["pe_cpu_us"] = benchmark::Counter((pe_cpu() - pe_cpu0) * 1e6 / n);
   if (pipelined) {
     timeval tv{2, 0};
     rsp_setsockopt(fd, SOL_RSERPOOL, RSP_RCVTIMEO, &tv, sizeof tv);

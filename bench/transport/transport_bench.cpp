@@ -184,6 +184,14 @@ void BM_Crc32c(benchmark::State& state) {
 
 // ---- SCTP client over our Endpoint ----
 
+// CPU time (user + system, seconds) of this process, all threads.
+double own_cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
+  return secs(usage.ru_utime) + secs(usage.ru_stime);
+}
+
 void BM_Sctp(benchmark::State& state, Backend backend, bool pipelined) {
   const auto size = static_cast<std::size_t>(state.range(0));
   Server server(backend == Backend::Kernel ? "kernel" : "udp");
@@ -216,12 +224,17 @@ void BM_Sctp(benchmark::State& state, Backend backend, bool pipelined) {
   if (pipelined) {
     for (int i = 1; i < kInFlight; ++i) (void)e.send(association, msg, SendInfo{});
   }
+  const double cpu0 = own_cpu_seconds();
   for (auto _ : state) {
     if (!pipelined) (void)e.send(association, msg, SendInfo{});
     while (received == 0) io.run_one();
     --received;
   }
   refill = false;
+  // The client process's CPU, all threads (usrsctp's timer thread too), per message: with
+  // server_cpu_us, what bench/api/interleave.py compares with api_bench's pu_cpu_us + pe_cpu_us.
+  state.counters["client_cpu_us"] =
+      benchmark::Counter((own_cpu_seconds() - cpu0) * 1e6 / static_cast<double>(state.iterations()));
   state.counters["server_cpu_us"] = benchmark::Counter(server.stop() * 1e6 / static_cast<double>(state.iterations()));
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
