@@ -168,6 +168,12 @@ int connect_impl(int fd, const unsigned char* pool_handle, std::size_t size,
   return opened == 0 ? 0 : fail(opened);
 }
 
+transport::Endpoint* data_endpoint(Socket& s) {
+  if (s.pool_element) return s.pool_element->data_endpoint();
+  if (s.pool_user) return s.pool_user->data_endpoint();
+  return nullptr;
+}
+
 ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcvinfo* sinfo,
                   int flags) {
   auto s = lookup(fd);
@@ -243,7 +249,15 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
       // Any other send may open a session, and with it an endpoint (and usrsctp's thread).
       std::optional<SignalDeferral> signals;
       if (!pe_fast && !pu_fast) signals.emplace();
+      // More received messages wait in this socket's queue: the application is answering a
+      // burst, as the echo PE and a pipelining PU do. Its packets are held back to go out
+      // together (one sendmmsg instead of a sendto each) with the answer to the burst's last
+      // message, or at the io's next turn (transport::Endpoint::hold_output).
+      transport::Endpoint* endpoint = data_endpoint(*s);
+      const bool burst = endpoint != nullptr && s->readable();
+      if (burst) endpoint->hold_output(true);
       const int error = send_now();
+      if (endpoint != nullptr && !burst) endpoint->hold_output(false);
       if (error != 0) return fail(error);
       return static_cast<ssize_t>(length);
     }

@@ -1068,6 +1068,8 @@ std::optional<SessionStatus> PoolUser::session_status(SessionId session) const {
   return st;
 }
 
+transport::Endpoint* PoolUser::data_endpoint() noexcept { return impl_->data.get(); }
+
 std::vector<SessionId> PoolUser::sessions() const {
   std::vector<SessionId> out;
   for (const auto& [id, s] : impl_->sessions) out.push_back(id);

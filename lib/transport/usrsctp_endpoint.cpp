@@ -350,6 +350,8 @@ void UsrsctpEndpoint::close() {
     const linger abort_on_close{1, 0};
     usrsctp_setsockopt(sctp_, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
     batching_ = false;
+    held_ = false;
+    flush();  // held packets go before the ABORT
     struct socket* s = std::exchange(sctp_, nullptr);
     // usrsctp frees the socket when it is done with it, possibly after we are gone: its upcall
     // must not point at us any more (a null upcall would be called all the same).
@@ -366,6 +368,7 @@ void UsrsctpEndpoint::close() {
   Stack::instance().retire(std::move(retired));
   sockets_.clear();
   tx_.clear();
+  tx_count_ = 0;
   associations_.clear();
   failing_.clear();
   handlers_ = {};

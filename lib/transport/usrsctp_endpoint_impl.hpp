@@ -93,6 +93,7 @@ class UsrsctpEndpoint final : public Endpoint, public usrsctp_detail::PacketSink
   std::vector<AssociationId> associations() const override;
   TransportResult<void> set_parameters(const AssociationParameters& parameters) override;
   void close() override;
+  void hold_output(bool hold) override;
 
   void output(Peer& peer, const void* packet, std::size_t length) override;
   void after_timers() override {
@@ -174,15 +175,19 @@ class UsrsctpEndpoint final : public Endpoint, public usrsctp_detail::PacketSink
   std::vector<std::byte> rx_;
   std::uint32_t default_mtu_ = 0;  // the MTU new associations start with (set_default_mtu)
 
-  // Receive batch (recvmmsg) and send batch (sendmmsg); batching_ while a burst is processed.
+  // Receive batch (recvmmsg) and send batch (sendmmsg); batching_ while a burst is processed,
+  // held_ while a user holds output back (hold_output), until release_posted_ runs at the latest.
   std::vector<std::array<std::byte, kMaxDatagram>> rx_batch_{kBatch};
   bool batching_ = false;
+  bool held_ = false;
+  bool release_posted_ = false;
   struct Pending {
-    std::size_t socket_index;
+    std::size_t socket_index = 0;
     udp::endpoint to;
-    std::vector<std::byte> bytes;
+    std::vector<std::byte> bytes;  // keeps its capacity from batch to batch
   };
-  std::vector<Pending> tx_;
+  std::vector<Pending> tx_;  // the first tx_count_ are queued
+  std::size_t tx_count_ = 0;
 };
 
 }  // namespace rsp::transport::usrsctp_detail

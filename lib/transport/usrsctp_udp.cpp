@@ -184,25 +184,50 @@ void UsrsctpEndpoint::output(Peer& peer, const void* packet, std::size_t length)
     to = udp::endpoint(boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, to.address().to_v4()),
                        to.port());
   }
-  if (batching_) {
+  if (batching_ || held_) {
     const auto* p = static_cast<const std::byte*>(packet);
-    tx_.push_back(Pending{peer.socket_index, to, std::vector<std::byte>(p, p + length)});
-    if (tx_.size() >= kBatch) flush();
+    if (tx_count_ == tx_.size()) tx_.emplace_back();
+    Pending& slot = tx_[tx_count_++];
+    slot.socket_index = peer.socket_index;
+    slot.to = to;
+    slot.bytes.assign(p, p + length);
+    if (tx_count_ >= kBatch) flush();
     return;
   }
   ::sendto(s.socket.native_handle(), packet, length, MSG_DONTWAIT,
            static_cast<const sockaddr*>(to.data()), static_cast<socklen_t>(to.size()));
 }
 
+void UsrsctpEndpoint::hold_output(bool hold) {
+  if (!hold) {
+    held_ = false;
+    if (!batching_) flush();
+    return;
+  }
+  if (sctp_ == nullptr) return;
+  held_ = true;
+  if (release_posted_) return;
+  // The hold ends at the io's next turn at the latest: whoever runs the io next (the caller's
+  // next wait, or the thread that takes the io over) sends what was held.
+  release_posted_ = true;
+  boost::asio::post(io_, [this, token = std::weak_ptr<int>(alive_)] {
+    if (token.expired()) return;
+    release_posted_ = false;
+    hold_output(false);
+  });
+}
+
 void UsrsctpEndpoint::flush() {
   std::size_t start = 0;
-  while (start < tx_.size()) {
+  const std::size_t count = tx_count_;
+  tx_count_ = 0;
+  while (start < count) {
     // One sendmmsg per run of packets for the same socket.
     std::array<mmsghdr, kBatch> msgs{};
     std::array<iovec, kBatch> iov{};
     const std::size_t index = tx_[start].socket_index;
     std::size_t n = 0;
-    while (start + n < tx_.size() && n < kBatch && tx_[start + n].socket_index == index) {
+    while (start + n < count && n < kBatch && tx_[start + n].socket_index == index) {
       auto& p = tx_[start + n];
       iov[n] = {p.bytes.data(), p.bytes.size()};
       msgs[n].msg_hdr.msg_iov = &iov[n];
@@ -222,7 +247,6 @@ void UsrsctpEndpoint::flush() {
     }
     start += n;
   }
-  tx_.clear();
 }
 
 Peer* UsrsctpEndpoint::find_or_add_peer(std::size_t socket_index, const IpAddress& address,

@@ -362,3 +362,39 @@ TEST_CASE("a PE that computes for longer than the grace period keeps its registr
   rsp_freepoolinfo(info);
   rsp_close(fd);
 }
+
+TEST_CASE("a message sent while received ones wait in the queue leaves though the application then calls nothing") {
+  // rsp_sendmsg holds a burst's answers back to send them together (docs/api.md "Shape"); the
+  // last one of a burst may be followed by no call at all: it must leave anyway, at the io's
+  // next turn (the io thread's, once the grace period passed) or with the next packet that
+  // arrives. (usrsctp_test.cpp's "held output" case pins the io's-next-turn rule alone.)
+  const std::uint16_t port = free_port();
+  auto registrar = start_registrar(port);
+  const std::string pool = unique_pool("burst");
+  Child pe({ECHO_PE_BIN, "-a", "127.0.0.1", "-h", pool},
+           {"RSP_REGISTRAR=127.0.0.1:" + std::to_string(port)});
+  REQUIRE(pe.wait_for("registered ", 20s));
+  Library lib(port);
+  const int fd = new_socket();
+  REQUIRE(rsp_connect(fd, reinterpret_cast<const unsigned char*>(pool.data()), pool.size()) == 0);
+  // rsp_recv with MSG_DONTWAIT never runs the io: what it finds, the io thread queued.
+  auto next = [fd]() -> std::string {
+    char buf[16];
+    const ssize_t n = rsp_recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  };
+  for (const char* m : {"p1", "p2", "p3"}) REQUIRE(rsp_sendmsg(fd, m, 2, nullptr, 0) == 2);
+  std::this_thread::sleep_for(300ms);  // the three echoes arrive meanwhile
+  std::string first;
+  REQUIRE(eventually([&] { return !(first = next()).empty(); }));
+  CHECK(first == "p1");
+  // Two echoes still queued: this answer is held back.
+  REQUIRE(rsp_sendmsg(fd, "late", 4, nullptr, 0) == 4);
+  std::vector<std::string> rest;
+  CHECK(eventually([&] {
+    if (auto m = next(); !m.empty()) rest.push_back(m);
+    return rest.size() == 3;
+  }));
+  CHECK(rest == std::vector<std::string>{"p2", "p3", "late"});
+  rsp_close(fd);
+}

@@ -5,6 +5,10 @@
 #include <sys/socket.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
 
 #include <usrsctp.h>
 
@@ -111,6 +115,85 @@ TEST_CASE("udp backend: a frozen peer (SIGSTOP) is lost and unacknowledged messa
     CHECK(a.c.failures[i].info.context == 0xC0DE0000 + i);  // also for the fragmented 65536 B one
     CHECK(a.c.failures[i].payload == pattern(sizes[i], i));
   }
+}
+
+namespace {
+
+// Bytes waiting in the receive queue of our UDP socket on `port` (/proc/net/udp and udp6: the
+// rx_queue column), i.e. datagrams that arrived and that the endpoint has not read yet.
+std::size_t udp_bytes_waiting(std::uint16_t port) {
+  std::size_t total = 0;
+  for (const char* file : {"/proc/net/udp", "/proc/net/udp6"}) {
+    std::ifstream in(file);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string slot, local, remote, state, queues;
+      fields >> slot >> local >> remote >> state >> queues;  // queues: tx_queue:rx_queue (hex)
+      const auto colon = local.rfind(':');
+      const auto sep = queues.find(':');
+      if (colon == std::string::npos || sep == std::string::npos) continue;
+      if (std::stoul(local.substr(colon + 1), nullptr, 16) != port) continue;
+      total += std::stoul(queues.substr(sep + 1), nullptr, 16);
+    }
+  }
+  return total;
+}
+
+}  // namespace
+
+TEST_CASE("udp backend: held output leaves on hold_output(false), at the io's next turn, or before close's ABORT") {
+  EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "udp"});
+  const std::uint16_t peer_port = peer.port();
+  REQUIRE(peer_port != 0);
+  boost::asio::io_context io;
+  auto o = udp_options(false);
+  o.parameters = {};  // default timers: no heartbeat goes out meanwhile
+  auto client = open_or_fail(io, o);
+  Recorder c;
+  client->set_handlers(c.handlers());
+  auto id = client->send_to(loopback(peer_port), pattern(10), SendInfo{});
+  REQUIRE(id);
+  REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }, bound(10s)));
+  const std::uint16_t port = client->local_port();
+  run_until(io, [] { return false; }, 300ms);  // the peer's delayed SACK, if any, read too
+  REQUIRE(udp_bytes_waiting(port) == 0);
+
+  // Held: three sends, then 200 ms without running the io. Had any packet left, the peer's
+  // echo would wait in our socket's receive queue by then.
+  client->hold_output(true);
+  for (std::size_t i = 1; i <= 3; ++i) REQUIRE(client->send(*id, pattern(100 + i, i), SendInfo{}));
+  std::this_thread::sleep_for(200ms);
+  CHECK(udp_bytes_waiting(port) == 0);
+  // Released by the caller: the three go out (one sendmmsg) and come back.
+  client->hold_output(false);
+  REQUIRE(run_until(io, [&] { return c.messages.size() == 4; }, bound(5s)));
+  for (std::size_t i = 1; i <= 3; ++i) CHECK(c.messages[i].payload == pattern(100 + i, i));
+
+  // Held and never released by the caller: the io's next turn sends it. (First the peer's
+  // delayed SACK for the three: an arriving packet would send held ones too.)
+  run_until(io, [] { return false; }, 300ms);
+  client->hold_output(true);
+  REQUIRE(client->send(*id, pattern(200, 4), SendInfo{}));
+  std::this_thread::sleep_for(100ms);
+  CHECK(udp_bytes_waiting(port) == 0);
+  REQUIRE(run_until(io, [&] { return c.messages.size() == 5; }, bound(5s)));
+  CHECK(c.messages[4].payload == pattern(200, 4));
+
+  // Held, then closed: the held DATA leaves before the ABORT. The peer is frozen so that both
+  // stay in its socket's receive queue: a 4000-byte message's packets (the initial window
+  // takes them all) count for more than 4000 bytes there, an ABORT alone for about 1000.
+  run_until(io, [] { return false; }, 300ms);
+  peer.signal(SIGSTOP);
+  const std::size_t before = udp_bytes_waiting(peer_port);
+  client->hold_output(true);
+  REQUIRE(client->send(*id, pattern(4000, 5), SendInfo{}));
+  client->close();
+  const std::size_t after = udp_bytes_waiting(peer_port);
+  MESSAGE("peer's receive queue: ", before, " -> ", after, " bytes");
+  CHECK(after > before + 4000);
+  peer.signal(SIGCONT);
 }
 
 TEST_CASE("backend selection: explicit option, then RSP_TRANSPORT, then the kernel probe") {

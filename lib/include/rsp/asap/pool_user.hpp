@@ -200,6 +200,8 @@ class PoolUser {
   AsapResult<void> confirm(SessionId session, MessageSeq up_to);
   std::optional<SessionStatus> session_status(SessionId session) const;
   std::vector<SessionId> sessions() const;
+  // The data endpoint (the sessions' associations), e.g. for Endpoint::hold_output.
+  transport::Endpoint* data_endpoint() noexcept;
 
  private:
   struct Impl;

@@ -246,6 +246,14 @@ class Endpoint {
   // The destructor closes too.
   virtual void close() = 0;
 
+  // Output batching for a caller that sends from outside the endpoint's handlers and knows more
+  // sends follow soon (the rsp_* API answering a burst of received messages): hold_output(true)
+  // keeps the packets of the following sends back, hold_output(false) sends what was held, in
+  // one system call where the backend can. A hold also ends when the io_context next runs a
+  // handler, so packets never wait for more than the io's next turn. Sends from inside handlers
+  // are batched anyway. Default: no-op (the kernel backend hands each message to the kernel).
+  virtual void hold_output(bool /*hold*/) {}
+
  protected:
   Endpoint() = default;
 };
