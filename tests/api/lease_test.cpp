@@ -64,6 +64,25 @@ std::string unique_pool(const char* tag) {
   return std::string(tag) + "-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
 }
 
+// A registrar and one examples/echo_pe in a new pool (real processes); then Library lib(port).
+struct EchoPool {
+  explicit EchoPool(const char* tag)
+      : port(free_port()),
+        registrar(start_registrar(port)),
+        pool(unique_pool(tag)),
+        pe({ECHO_PE_BIN, "-a", "127.0.0.1", "-h", pool}, {"RSP_REGISTRAR=127.0.0.1:" + std::to_string(port)}) {
+    REQUIRE(pe.wait_for("registered ", 20s));
+  }
+  // rsp_connect of `fd` to the pool.
+  int connect(int fd) const {
+    return rsp_connect(fd, reinterpret_cast<const unsigned char*>(pool.data()), pool.size());
+  }
+  const std::uint16_t port;
+  std::unique_ptr<Child> registrar;
+  const std::string pool;
+  Child pe;
+};
+
 bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds bound = 10s) {
   const auto deadline = std::chrono::steady_clock::now() + bound;
   while (!condition()) {
@@ -265,23 +284,17 @@ TEST_CASE("after a receive that ran the io, the socket is readable exactly while
 }
 
 TEST_CASE("two threads on two sockets both progress while one of them runs the io in rsp_recvmsg") {
-  const std::uint16_t port = free_port();
-  auto registrar = start_registrar(port);
-  const std::string pool = unique_pool("lease");
-  Child pe({ECHO_PE_BIN, "-a", "127.0.0.1", "-h", pool},
-           {"RSP_REGISTRAR=127.0.0.1:" + std::to_string(port)});
-  REQUIRE(pe.wait_for("registered ", 20s));
-  Library lib(port);
+  EchoPool pool("lease");
+  Library lib(pool.port);
   lib.runtime().set_receive_window(1h);
-  const auto* handle = reinterpret_cast<const unsigned char*>(pool.data());
   const int a = new_socket();
-  REQUIRE(rsp_connect(a, handle, pool.size()) == 0);
+  REQUIRE(pool.connect(a) == 0);
   Receiver receiver(a);
   REQUIRE(eventually([&] { return lib.runtime().lease().held_by_application(); }));
 
   // This thread cannot take the lease: connect, sends and receives go through the receiver.
   const int b = new_socket();
-  REQUIRE(rsp_connect(b, handle, pool.size()) == 0);
+  REQUIRE(pool.connect(b) == 0);
   const timeval five{5, 0};
   REQUIRE(rsp_setsockopt(b, SOL_RSERPOOL, RSP_RCVTIMEO, &five, sizeof five) == 0);
   for (int i = 0; i < 20; ++i) {
@@ -308,17 +321,12 @@ TEST_CASE("two threads on two sockets both progress while one of them runs the i
 }
 
 TEST_CASE("rsp_poll hands the io to the io thread: a reply arrives while the caller waits in it") {
-  const std::uint16_t port = free_port();
-  auto registrar = start_registrar(port);
-  const std::string pool = unique_pool("poll");
-  Child pe({ECHO_PE_BIN, "-a", "127.0.0.1", "-h", pool},
-           {"RSP_REGISTRAR=127.0.0.1:" + std::to_string(port)});
-  REQUIRE(pe.wait_for("registered ", 20s));
-  Library lib(port);
+  EchoPool pool("poll");
+  Library lib(pool.port);
   // The io thread would only take the io back after an hour: just the hand-over serves it.
   lib.runtime().lease().set_grace(1h);
   const int fd = new_socket();
-  REQUIRE(rsp_connect(fd, reinterpret_cast<const unsigned char*>(pool.data()), pool.size()) == 0);
+  REQUIRE(pool.connect(fd) == 0);
   for (int i = 0; i < 3; ++i) {
     REQUIRE(rsp_sendmsg(fd, "ping", 4, nullptr, 0) == 4);  // sent by this thread, lease kept
     pollfd p{fd, POLLIN, 0};
@@ -368,15 +376,10 @@ TEST_CASE("a message sent while received ones wait in the queue leaves though th
   // last one of a burst may be followed by no call at all: it must leave anyway, at the io's
   // next turn (the io thread's, once the grace period passed) or with the next packet that
   // arrives. (usrsctp_test.cpp's "held output" case pins the io's-next-turn rule alone.)
-  const std::uint16_t port = free_port();
-  auto registrar = start_registrar(port);
-  const std::string pool = unique_pool("burst");
-  Child pe({ECHO_PE_BIN, "-a", "127.0.0.1", "-h", pool},
-           {"RSP_REGISTRAR=127.0.0.1:" + std::to_string(port)});
-  REQUIRE(pe.wait_for("registered ", 20s));
-  Library lib(port);
+  EchoPool pool("burst");
+  Library lib(pool.port);
   const int fd = new_socket();
-  REQUIRE(rsp_connect(fd, reinterpret_cast<const unsigned char*>(pool.data()), pool.size()) == 0);
+  REQUIRE(pool.connect(fd) == 0);
   // rsp_recv with MSG_DONTWAIT never runs the io: what it finds, the io thread queued.
   auto next = [fd]() -> std::string {
     char buf[16];
