@@ -11,6 +11,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "rsp/transport/payload_pool.hpp"
+
 namespace rsp::api {
 
 std::atomic<Runtime*> Runtime::instance_{nullptr};
@@ -105,6 +107,8 @@ std::optional<Socket::Piece> Socket::pop(void* buffer, std::size_t length,
   if (piece.bytes == remaining || notification) {
     piece.msg_flags |= MSG_EOR;
     if (piece.bytes < remaining) piece.msg_flags |= MSG_TRUNC;
+    // Copied out: the storage serves a later received message (transport/payload_pool.hpp).
+    transport::recycle_payload(std::move(item.data));
     queue_.pop_front();
     if (queue_.empty()) drain_locked();
   } else {

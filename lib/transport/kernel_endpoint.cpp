@@ -32,6 +32,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 
+#include "rsp/transport/payload_pool.hpp"
 #include "transport/kernel_sockaddr.hpp"
 
 namespace rsp::transport {
@@ -542,7 +543,7 @@ void KernelEndpoint::on_message_piece(const msghdr& msg, std::size_t length, con
   }
   const std::span<const std::byte> piece(rx_.data(), length);
   if ((msg.msg_flags & MSG_EOR) && assoc.partial.empty()) {
-    deliver(info, assoc.peer, std::vector<std::byte>(piece.begin(), piece.end()));
+    deliver(info, assoc.peer, copy_payload(piece));
     return;
   }
   assoc.partial.insert(assoc.partial.end(), piece.begin(), piece.end());

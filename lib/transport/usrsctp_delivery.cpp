@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "rsp/transport/payload_pool.hpp"
 #include "transport/usrsctp_endpoint_impl.hpp"
 
 namespace rsp::transport::usrsctp_detail {
@@ -45,7 +46,7 @@ void UsrsctpEndpoint::drain() {
       auto& assoc = associations_[info.rcv_assoc_id];
       const bool whole = (flags & MSG_EOR) != 0 && assoc.partial.empty();
       if (whole) {
-        deliver(info, from, std::vector<std::byte>(rx_.begin(), rx_.begin() + n));
+        deliver(info, from, copy_payload(std::span<const std::byte>(rx_.data(), static_cast<std::size_t>(n))));
       } else {
         assoc.partial.insert(assoc.partial.end(), rx_.begin(), rx_.begin() + n);
         if (assoc.partial.size() > options_.max_message_size) {
