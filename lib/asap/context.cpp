@@ -11,6 +11,7 @@
 #include <random>
 
 #include "announce_socket.hpp"
+#include "unreachable_memory.hpp"
 #include "rsp/wire/codec.hpp"
 
 namespace rsp::asap {
@@ -44,6 +45,7 @@ struct Context::Impl {
   asio::io_context& io;
   ContextOptions options;
   std::shared_ptr<TimeSource> time;
+  detail::UnreachableMemory unreachable;  // shared by the context's pool users
   std::vector<KnownRegistrar> configured;
   std::vector<KnownRegistrar> announced;
   bool listening = false;
@@ -190,6 +192,8 @@ AsapResult<std::unique_ptr<Context>> Context::create(asio::io_context& io, Conte
 asio::io_context& Context::io() noexcept { return impl_->io; }
 const AsapConfig& Context::config() const noexcept { return impl_->options.config; }
 TimeSource& Context::time() noexcept { return *impl_->time; }
+
+detail::UnreachableMemory& Context::unreachable_memory() noexcept { return impl_->unreachable; }
 
 transport::TransportResult<std::unique_ptr<transport::Endpoint>> Context::open_endpoint(
     const transport::EndpointOptions& options) {

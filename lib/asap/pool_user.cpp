@@ -131,14 +131,16 @@ struct PoolUser::Impl {
   };
   std::map<PoolHandle, CacheEntry> cache;
   handlespace::Handlespace selection;  // cached PEs, for local selection by policy (RFC 5356)
-  // PEs this pool user reported unreachable: last resort for every session for a while.
-  detail::UnreachableMemory unreachable;
+  // PEs reported unreachable by any pool user of the context: last resort for every session
+  // for a while (the rsp_* API's sockets share one context, so what one learnt serves all).
+  detail::UnreachableMemory& unreachable;
 
   std::map<SessionId, Session> sessions;
   std::map<AssociationId, SessionId> by_association;  // every live leg
   SessionId next_session = 1;
 
-  Impl(Context& c, PoolUserHandlers h) : context(c), handlers(std::move(h)) {}
+  Impl(Context& c, PoolUserHandlers h)
+      : context(c), handlers(std::move(h)), unreachable(c.unreachable_memory()) {}
 
   struct CallGuard {
     Impl& impl;

@@ -1,5 +1,5 @@
-// Sans-IO memory of the PEs a pool user reported unreachable (ENDPOINT_UNREACHABLE, RFC 5352
-// §3.5), pool-user wide and for a bounded time. The registrar keeps listing such a PE until
+// Sans-IO memory of the PEs pool users reported unreachable (ENDPOINT_UNREACHABLE, RFC 5352
+// §3.5), shared by every pool user of one asap::Context and for a bounded time. The registrar keeps listing such a PE until
 // MAX-BAD-PE-REPORT reports or its keep-alive audit fails (§3.5, §3.7), so a fresh resolution
 // may offer it again moments after it failed; while remembered it is a last resort: picked only
 // when no other candidate is left (a PE reported wrongly must not make its pool unusable).

@@ -638,6 +638,36 @@ TEST_CASE("a new session skips a PE this pool user reported unreachable that a f
   CHECK(reported(f.registrar) == std::vector<PoolElementId>{101});
 }
 
+TEST_CASE("a PE one pool user reported unreachable is a last resort for the other pool users of its context") {
+  PuFixture f(memory_timers());
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  // A second pool user on the same context, as two rsp_* sockets of one process are.
+  std::vector<ReceivedData> replies;
+  PoolUserHandlers h;
+  h.on_message = [&](ReceivedData&& d) { replies.push_back(std::move(d)); };
+  auto created = PoolUser::create(*f.ctx, h);
+  REQUIRE(created.has_value());
+  auto& other = **created;
+  REQUIRE(f.resolve().has_value());
+  f.pu->report_unreachable(kPool, 101);  // wrongly: 101 is alive
+  f.net.advance(100ms);
+  // The other pool user's own resolution lists 101 first; its session goes to 102 all the same.
+  std::optional<AsapResult<Resolution>> resolved;
+  other.resolve(kPool, {}, [&](AsapResult<Resolution> r) { resolved = std::move(r); });
+  for (int i = 0; i < 100 && !resolved; ++i) f.net.advance(100ms);
+  REQUIRE(resolved.has_value());
+  REQUIRE(resolved->has_value());
+  REQUIRE((*resolved)->elements.front().id == 101);
+  auto s = other.open_session(kPool);
+  REQUIRE(s.has_value());
+  REQUIRE(other.send(*s, bytes("other")).has_value());
+  for (int i = 0; i < 10 && replies.empty(); ++i) f.net.advance(10ms);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].pool_element == 102);
+  CHECK(a.received.empty());
+}
+
 TEST_CASE("a PE reported unreachable is eligible again after Timers::unreachable_memory") {
   PuFixture f(memory_timers());
   EchoPe a(*f.ctx, 101), b(*f.ctx, 102);

@@ -29,6 +29,10 @@ class io_context;
 
 namespace rsp::asap {
 
+namespace detail {
+class UnreachableMemory;
+}
+
 // Opens an endpoint; the default calls transport::open_endpoint on the context's io_context with
 // config.backend. Tests pass one that opens on a transport::MemoryNetwork.
 using EndpointFactory = std::function<transport::TransportResult<std::unique_ptr<transport::Endpoint>>(
@@ -67,6 +71,9 @@ class Context {
   boost::asio::io_context& io() noexcept;
   const AsapConfig& config() const noexcept;
   TimeSource& time() noexcept;
+  // The PEs reported unreachable (RFC 5352 §3.5) by any pool user of this context: a last
+  // resort for all of them for Timers::unreachable_memory (lib/asap/unreachable_memory.hpp).
+  detail::UnreachableMemory& unreachable_memory() noexcept;
   transport::TransportResult<std::unique_ptr<transport::Endpoint>> open_endpoint(
       const transport::EndpointOptions& options);
   std::uint32_t random32();

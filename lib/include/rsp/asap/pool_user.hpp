@@ -16,7 +16,7 @@
 //   after failover_connect_stagger is raced by one to the next candidate (RFC 8305 §5): the
 //   first up wins, the others are aborted unreported, so a PE that died but is still
 //   registered costs the stagger, not a whole failed setup. PEs reported unreachable (by any
-//   session or report_unreachable) are a last resort pool-user wide for
+//   session or report_unreachable) are a last resort for every pool user of the Context for
 //   Timers::unreachable_memory: a registrar lists them until its keep-alive audit fails, and a
 //   fresh resolution must not send another session to them while other PEs are left. A listing
 //   with other user transport addresses (re-registered) or an association that comes up
@@ -177,7 +177,8 @@ class PoolUser {
   void resolve(const PoolHandle& pool, ResolveOptions options,
                std::function<void(AsapResult<Resolution>)> done);
   // RFC 5352 §3.5: tell the registrar a PE did not answer; also drops it from the cache and
-  // makes it a last resort for the sessions (Timers::unreachable_memory).
+  // makes it a last resort for the sessions of every pool user of the context
+  // (Timers::unreachable_memory).
   void report_unreachable(const PoolHandle& pool, PoolElementId pe);
   // Forgets cached resolutions (all, or one pool).
   void flush_cache(std::optional<PoolHandle> pool = std::nullopt);
