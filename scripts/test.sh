@@ -38,8 +38,9 @@ timed() {  # timed NAME COMMAND...: runs a step that must succeed, with its dura
   echo "=== $name: $( ((rc == 0)) && echo done || echo "FAILED ($rc)") ($SINCE)" >&2
   return "$rc"
 }
-# A failed stage's telling lines (and a passed one's FLAKY lines) are repeated at the very end (CI keeps only the tail of a long
-# log, and the ASan stage's output would push an earlier stage's failure out of it).
+# A failed stage's telling lines (and a passed one's FLAKY lines) are repeated at the very end:
+# CI keeps only the tail of a long log, and the ASan stage's output would push an earlier
+# stage's failure out of it.
 failures=$(mktemp)
 stage() {  # stage NAME COMMAND...
   local name=$1 w0 c0 log rc; shift

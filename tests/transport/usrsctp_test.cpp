@@ -144,6 +144,8 @@ std::size_t udp_bytes_waiting(std::uint16_t port) {
 }  // namespace
 
 TEST_CASE("udp backend: held output leaves on hold_output(false), at the io's next turn, or before close's ABORT") {
+  // What leaves is seen in the peer's UDP receive queue while the peer is frozen (SIGSTOP):
+  // nothing comes back meanwhile, and its delayed SACKs cannot blur the picture.
   EchoPeer peer(RSP_TRANSPORT_PEER, {"--backend", "udp"});
   const std::uint16_t peer_port = peer.port();
   REQUIRE(peer_port != 0);
@@ -156,37 +158,43 @@ TEST_CASE("udp backend: held output leaves on hold_output(false), at the io's ne
   auto id = client->send_to(loopback(peer_port), pattern(10), SendInfo{});
   REQUIRE(id);
   REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }, bound(10s)));
-  const std::uint16_t port = client->local_port();
   run_until(io, [] { return false; }, 300ms);  // the peer's delayed SACK, if any, read too
-  REQUIRE(udp_bytes_waiting(port) == 0);
 
-  // Held: three sends, then 200 ms without running the io. Had any packet left, the peer's
-  // echo would wait in our socket's receive queue by then.
+  // Held: three sends leave nothing in the frozen peer's queue; the caller's release sends them
+  // (one sendmmsg) before it returns.
+  peer.signal(SIGSTOP);
+  std::size_t before = udp_bytes_waiting(peer_port);
   client->hold_output(true);
   for (std::size_t i = 1; i <= 3; ++i) REQUIRE(client->send(*id, pattern(100 + i, i), SendInfo{}));
-  std::this_thread::sleep_for(200ms);
-  CHECK(udp_bytes_waiting(port) == 0);
-  // Released by the caller: the three go out (one sendmmsg) and come back.
+  std::this_thread::sleep_for(50ms);
+  CHECK(udp_bytes_waiting(peer_port) == before);
   client->hold_output(false);
+  CHECK(udp_bytes_waiting(peer_port) > before);
+  peer.signal(SIGCONT);
   REQUIRE(run_until(io, [&] { return c.messages.size() == 4; }, bound(5s)));
   for (std::size_t i = 1; i <= 3; ++i) CHECK(c.messages[i].payload == pattern(100 + i, i));
-
-  // Held and never released by the caller: the io's next turn sends it. (First the peer's
-  // delayed SACK for the three: an arriving packet would send held ones too.)
   run_until(io, [] { return false; }, 300ms);
+
+  // Held and never released by the caller: the io's next turn (the release the hold posted)
+  // sends it.
+  peer.signal(SIGSTOP);
+  before = udp_bytes_waiting(peer_port);
   client->hold_output(true);
   REQUIRE(client->send(*id, pattern(200, 4), SendInfo{}));
-  std::this_thread::sleep_for(100ms);
-  CHECK(udp_bytes_waiting(port) == 0);
+  std::this_thread::sleep_for(50ms);
+  CHECK(udp_bytes_waiting(peer_port) == before);
+  io.poll();
+  CHECK(udp_bytes_waiting(peer_port) > before);
+  peer.signal(SIGCONT);
   REQUIRE(run_until(io, [&] { return c.messages.size() == 5; }, bound(5s)));
   CHECK(c.messages[4].payload == pattern(200, 4));
-
-  // Held, then closed: the held DATA leaves before the ABORT. The peer is frozen so that both
-  // stay in its socket's receive queue: a 4000-byte message's packets (the initial window
-  // takes them all) count for more than 4000 bytes there, an ABORT alone for about 1000.
   run_until(io, [] { return false; }, 300ms);
+
+  // Held, then closed: the held DATA leaves before the ABORT. A 4000-byte message's packets
+  // (the initial window takes them all) count for more than 4000 bytes in the peer's queue,
+  // an ABORT alone for about 1000.
   peer.signal(SIGSTOP);
-  const std::size_t before = udp_bytes_waiting(peer_port);
+  before = udp_bytes_waiting(peer_port);
   client->hold_output(true);
   REQUIRE(client->send(*id, pattern(4000, 5), SendInfo{}));
   client->close();
