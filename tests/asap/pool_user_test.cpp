@@ -57,15 +57,24 @@ struct PuFixture {
       : ctx(net.context({3863}, timers, silent)) {
     PoolUserHandlers h;
     h.on_event = events.handler();
-    h.on_message = [this](ReceivedData&& d) { replies.push_back(std::move(d)); };
+    pu = another_pool_user(replies, std::move(h));
+  }
+
+  // A pool user on this fixture's context (the first one is `pu`; another is what a second
+  // rsp_* socket of the process is); its data messages go to `got`.
+  std::unique_ptr<PoolUser> another_pool_user(std::vector<ReceivedData>& got, PoolUserHandlers h = {}) {
+    h.on_message = [&got](ReceivedData&& d) { got.push_back(std::move(d)); };
     auto created = PoolUser::create(*ctx, h);
     REQUIRE(created.has_value());
-    pu = std::move(*created);
+    return std::move(*created);
   }
 
   AsapResult<Resolution> resolve(ResolveOptions o = {}, const PoolHandle& pool = kPool) {
+    return resolve_by(*pu, o, pool);
+  }
+  AsapResult<Resolution> resolve_by(PoolUser& user, ResolveOptions o = {}, const PoolHandle& pool = kPool) {
     std::optional<AsapResult<Resolution>> out;
-    pu->resolve(pool, o, [&](AsapResult<Resolution> r) { out = std::move(r); });
+    user.resolve(pool, o, [&](AsapResult<Resolution> r) { out = std::move(r); });
     CHECK_FALSE(out.has_value());  // never inside the call
     for (int i = 0; i < 100 && !out; ++i) net.advance(100ms);
     REQUIRE(out.has_value());
@@ -75,14 +84,19 @@ struct PuFixture {
   // Opens a session, sends `what` on it and advances `step` at a time (at most `steps` times)
   // until its reply is in: that reply.
   const ReceivedData& reply_on_new_session(std::string_view what, Duration step = 10ms, int steps = 10) {
-    auto s = pu->open_session(kPool);
+    return reply_on_new_session_of(*pu, replies, what, step, steps);
+  }
+  // The same for `user`, whose data messages go to `got`.
+  const ReceivedData& reply_on_new_session_of(PoolUser& user, std::vector<ReceivedData>& got,
+                                              std::string_view what, Duration step = 10ms, int steps = 10) {
+    auto s = user.open_session(kPool);
     REQUIRE(s.has_value());
-    const auto before = replies.size();
-    REQUIRE(pu->send(*s, bytes(what)).has_value());
-    for (int i = 0; i < steps && replies.size() == before; ++i) net.advance(step);
-    REQUIRE(replies.size() == before + 1);
-    CHECK(replies.back().session == *s);
-    return replies.back();
+    const auto before = got.size();
+    REQUIRE(user.send(*s, bytes(what)).has_value());
+    for (int i = 0; i < steps && got.size() == before; ++i) net.advance(step);
+    REQUIRE(got.size() == before + 1);
+    CHECK(got.back().session == *s);
+    return got.back();
   }
 
   std::vector<std::string> reply_texts() const {
@@ -607,31 +621,37 @@ Timers memory_timers() {
   return t;
 }
 
-// serve_then_fail, and the session's failover to 102 (`b`), 101 reported.
-SessionId lose_first_pe(PuFixture& f, EchoPe& a) {
-  auto s = serve_then_fail(f, a);
-  f.net.drain();
-  REQUIRE(f.replies.size() == 2);
-  REQUIRE(f.replies[1].pool_element == 102);
-  REQUIRE(reported(f.registrar) == std::vector<PoolElementId>{101});
-  return *s;
-}
+// Two echo PEs, connects counted: serve_then_fail on 101 (`a`), and the session's failover to
+// 102 (`b`), 101 reported.
+struct LostFirstPe {
+  SilentPeers silent;  // none silent: counts connects
+  PuFixture f{memory_timers(), &silent};
+  EchoPe a{*f.ctx, 101}, b{*f.ctx, 102};
 
-// A fresh resolution (as rsp_connect does), then a new session: the PE serving its message.
-PoolElementId new_session_served_by(PuFixture& f, ResolveOptions o = {}) {
-  auto r = f.resolve(o);
+  LostFirstPe() {
+    f.net.drain();
+    REQUIRE(serve_then_fail(f, a).has_value());
+    f.net.drain();
+    REQUIRE(f.replies.size() == 2);
+    REQUIRE(f.replies[1].pool_element == 102);
+    REQUIRE(reported(f.registrar) == std::vector<PoolElementId>{101});
+  }
+};
+
+// A fresh resolution (as rsp_connect does) by `user` (the fixture's own by default), then a new
+// session of it: the PE serving its message.
+PoolElementId new_session_served_by(PuFixture& f, PoolUser& user, std::vector<ReceivedData>& got) {
+  auto r = f.resolve_by(user);
   REQUIRE(r.has_value());
   REQUIRE_FALSE(r->from_cache);
   REQUIRE(r->elements.front().id == 101);  // the registrar still lists 101, and first
-  return f.reply_on_new_session("new").pool_element;
+  return f.reply_on_new_session_of(user, got, "new").pool_element;
 }
+PoolElementId new_session_served_by(PuFixture& f) { return new_session_served_by(f, *f.pu, f.replies); }
 
 TEST_CASE("a new session skips a PE this pool user reported unreachable that a fresh resolution still lists") {
-  SilentPeers silent;  // none silent: counts connects
-  PuFixture f(memory_timers(), &silent);
-  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
-  f.net.drain();
-  lose_first_pe(f, a);
+  LostFirstPe t;
+  auto& [silent, f, a, b] = t;
   f.net.advance(2s);  // Stale.cache.value: the next resolution asks the registrar
   CHECK(new_session_served_by(f) == 102);
   CHECK(connects_to(silent, a.port()) == 1);  // only the first session's
@@ -644,27 +664,13 @@ TEST_CASE("a PE one pool user reported unreachable is a last resort for the othe
   f.net.drain();
   // A second pool user on the same context, as two rsp_* sockets of one process are.
   std::vector<ReceivedData> replies;
-  PoolUserHandlers h;
-  h.on_message = [&](ReceivedData&& d) { replies.push_back(std::move(d)); };
-  auto created = PoolUser::create(*f.ctx, h);
-  REQUIRE(created.has_value());
-  auto& other = **created;
+  auto other = f.another_pool_user(replies);
   REQUIRE(f.resolve().has_value());
   f.pu->report_unreachable(kPool, 101);  // wrongly: 101 is alive
   f.net.advance(100ms);
   // The other pool user's own resolution lists 101 first; its session goes to 102 all the same.
-  std::optional<AsapResult<Resolution>> resolved;
-  other.resolve(kPool, {}, [&](AsapResult<Resolution> r) { resolved = std::move(r); });
-  for (int i = 0; i < 100 && !resolved; ++i) f.net.advance(100ms);
-  REQUIRE(resolved.has_value());
-  REQUIRE(resolved->has_value());
-  REQUIRE((*resolved)->elements.front().id == 101);
-  auto s = other.open_session(kPool);
-  REQUIRE(s.has_value());
-  REQUIRE(other.send(*s, bytes("other")).has_value());
-  for (int i = 0; i < 10 && replies.empty(); ++i) f.net.advance(10ms);
+  CHECK(new_session_served_by(f, *other, replies) == 102);
   REQUIRE(replies.size() == 1);
-  CHECK(replies[0].pool_element == 102);
   CHECK(a.received.empty());
 }
 
@@ -703,11 +709,8 @@ TEST_CASE("PEs reported unreachable are still tried when no other PE is left") {
 }
 
 TEST_CASE("a PE reported unreachable that re-registers with other addresses is forgiven") {
-  SilentPeers silent;  // none silent: counts connects
-  PuFixture f(memory_timers(), &silent);
-  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
-  f.net.drain();
-  lose_first_pe(f, a);
+  LostFirstPe t;
+  auto& [silent, f, a, b] = t;
   f.pu->flush_cache(kPool);
   CHECK(new_session_served_by(f) == 102);
   CHECK(connects_to(silent, a.port()) == 1);  // listed at its old addresses: still avoided
