@@ -8,7 +8,6 @@
 #include <benchmark/benchmark.h>
 
 #include <netinet/in.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,10 +22,13 @@
 #include <string_view>
 #include <vector>
 
+#include "cpu_time.hpp"
 #include "process.hpp"
 #include "rsp/rsp.h"
 
 using rsp::api::test::Child;
+// All threads of this process: the application thread and the API's io thread.
+using rsp::bench::own_cpu_seconds;
 using namespace std::chrono_literals;
 
 namespace {
@@ -95,15 +97,6 @@ std::uint32_t receive(int fd, std::vector<char>& buf) {
     if (n < 0) return 0;
     if ((flags & MSG_RSERPOOL_NOTIFICATION) == 0) return info.rinfo_pe_id;
   }
-}
-
-// CPU time (user + system, seconds) of this process, all threads: the application thread and
-// the API's io thread.
-double own_cpu_seconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-  return secs(usage.ru_utime) + secs(usage.ru_stime);
 }
 
 // CPU time (user + system, seconds) of a child process, from /proc/PID/stat (clock ticks).

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu_time.hpp"
 #include "rsp/transport/endpoint.hpp"
 #include "transport/crc32c.hpp"
 
@@ -110,8 +111,7 @@ class Server {
     rusage usage{};
     ::wait4(pid_, nullptr, 0, &usage);
     pid_ = -1;
-    auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-    return secs(usage.ru_utime) + secs(usage.ru_stime);
+    return rsp::bench::cpu_seconds(usage);
   }
   std::uint16_t port() const { return port_; }
 
@@ -184,13 +184,6 @@ void BM_Crc32c(benchmark::State& state) {
 
 // ---- SCTP client over our Endpoint ----
 
-// CPU time (user + system, seconds) of this process, all threads.
-double own_cpu_seconds() {
-  rusage usage{};
-  ::getrusage(RUSAGE_SELF, &usage);
-  auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
-  return secs(usage.ru_utime) + secs(usage.ru_stime);
-}
 
 void BM_Sctp(benchmark::State& state, Backend backend, bool pipelined) {
   const auto size = static_cast<std::size_t>(state.range(0));
@@ -224,7 +217,7 @@ void BM_Sctp(benchmark::State& state, Backend backend, bool pipelined) {
   if (pipelined) {
     for (int i = 1; i < kInFlight; ++i) (void)e.send(association, msg, SendInfo{});
   }
-  const double cpu0 = own_cpu_seconds();
+  const double cpu0 = rsp::bench::own_cpu_seconds();
   for (auto _ : state) {
     if (!pipelined) (void)e.send(association, msg, SendInfo{});
     while (received == 0) io.run_one();
@@ -234,7 +227,7 @@ void BM_Sctp(benchmark::State& state, Backend backend, bool pipelined) {
   // The client process's CPU, all threads (usrsctp's timer thread too), per message: with
   // server_cpu_us, what bench/api/interleave.py compares with api_bench's pu_cpu_us + pe_cpu_us.
   state.counters["client_cpu_us"] =
-      benchmark::Counter((own_cpu_seconds() - cpu0) * 1e6 / static_cast<double>(state.iterations()));
+      benchmark::Counter((rsp::bench::own_cpu_seconds() - cpu0) * 1e6 / static_cast<double>(state.iterations()));
   state.counters["server_cpu_us"] = benchmark::Counter(server.stop() * 1e6 / static_cast<double>(state.iterations()));
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * size));
