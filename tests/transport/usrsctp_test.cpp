@@ -119,8 +119,8 @@ TEST_CASE("udp backend: a frozen peer (SIGSTOP) is lost and unacknowledged messa
 
 namespace {
 
-// Bytes waiting in the receive queue of our UDP socket on `port` (/proc/net/udp and udp6: the
-// rx_queue column), i.e. datagrams that arrived and that the endpoint has not read yet.
+// Bytes waiting in the receive queue of the UDP socket bound to `port` (/proc/net/udp and udp6:
+// the rx_queue column, in the kernel's accounting), i.e. datagrams its owner has not read yet.
 std::size_t udp_bytes_waiting(std::uint16_t port) {
   std::size_t total = 0;
   for (const char* file : {"/proc/net/udp", "/proc/net/udp6"}) {
@@ -158,7 +158,7 @@ TEST_CASE("udp backend: held output leaves on hold_output(false), at the io's ne
   auto id = client->send_to(loopback(peer_port), pattern(10), SendInfo{});
   REQUIRE(id);
   REQUIRE(run_until(io, [&] { return c.messages.size() == 1; }, bound(10s)));
-  run_until(io, [] { return false; }, 300ms);  // the peer's delayed SACK, if any, read too
+  run_until(io, [] { return false; }, 300ms);  // the association settles (SACKs both ways)
 
   // Held: three sends leave nothing in the frozen peer's queue; the caller's release sends them
   // (one sendmmsg) before it returns.
