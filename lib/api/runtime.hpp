@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -146,17 +147,34 @@ class Runtime {
         return f();
       }
     }
+    // f runs on the lease holder's thread: an errno it sets (a call's error) must reach the
+    // caller, whose errno is its own thread's (errno is thread-local).
     std::promise<R> promise;
     auto future = promise.get_future();
+    int error = 0;
     lease_.post([&] {
+      const int saved = errno;
+      errno = 0;
       if constexpr (std::is_void_v<R>) {
         f();
+        error = errno;
+        errno = saved;
         promise.set_value();
       } else {
-        promise.set_value(f());
+        R result = f();
+        error = errno;
+        errno = saved;
+        promise.set_value(std::move(result));
       }
     });
-    return future.get();
+    if constexpr (std::is_void_v<R>) {
+      future.get();
+      if (error != 0) errno = error;
+    } else {
+      R result = future.get();
+      if (error != 0) errno = error;
+      return result;
+    }
   }
 
   // The caller is about to block on something the io produces (a registration, a resolution):

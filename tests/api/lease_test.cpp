@@ -320,6 +320,41 @@ TEST_CASE("two threads on two sockets both progress while one of them runs the i
   rsp_close(b);
 }
 
+TEST_CASE("a call that the lease holder runs for this thread sets this thread's errno") {
+  EchoPool pool("errno");
+  Library lib(pool.port);
+  lib.runtime().set_receive_window(1h);
+  const int a = new_socket();
+  REQUIRE(pool.connect(a) == 0);
+  Receiver receiver(a);
+  REQUIRE(eventually([&] { return lib.runtime().lease().held_by_application(); }));
+
+  // The receiver holds the lease: these calls run on its thread and fail there.
+  const int unconnected = new_socket();
+  unsigned char handle[32];
+  size_t size = sizeof handle;
+  std::uint32_t pe = 0;
+  errno = 0;
+  CHECK(rsp_getpeername(unconnected, handle, &size, &pe) == -1);
+  CHECK(errno == ENOTCONN);
+  errno = 0;
+  CHECK(rsp_getsockname(unconnected, handle, &size, &pe) == -1);
+  CHECK(errno == ENOTCONN);
+  errno = 0;
+  CHECK(rsp_has_cookie(unconnected) == -1);
+  CHECK(errno == ENOTCONN);
+  errno = 0;
+  CHECK(rsp_forcefailover(unconnected, 0, 0) == -1);
+  CHECK(errno == ENOTCONN);
+  CHECK(lib.runtime().lease().held_by_application());  // still the receiver's
+  CHECK_FALSE(receiver.done());
+
+  REQUIRE(rsp_sendmsg(a, "end", 3, nullptr, 0) == 3);
+  CHECK(receiver.wait());
+  rsp_close(unconnected);
+  rsp_close(a);
+}
+
 TEST_CASE("rsp_poll hands the io to the io thread: a reply arrives while the caller waits in it") {
   EchoPool pool("poll");
   Library lib(pool.port);
