@@ -243,61 +243,97 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
                        !s->session_failed && !pool &&
                        (sinfo == nullptr || sinfo->rinfo_session == 0 ||
                         static_cast<asap::SessionId>(sinfo->rinfo_session) == s->connected_session);
-  {
-    const IoLease::Guard guard = r->lease().take();
-    if (guard.held()) {
-      // Any other send may open a session, and with it an endpoint (and usrsctp's thread).
-      std::optional<SignalDeferral> signals;
-      if (!pe_fast && !pu_fast) signals.emplace();
-      // More received messages wait in this socket's queue: the application is answering a
-      // burst, as the echo PE and a pipelining PU do. Its packets are held back to go out
-      // together (one sendmmsg instead of a sendto each) with the answer to the burst's last
-      // message, or at the io's next turn (transport::Endpoint::hold_output).
-      transport::Endpoint* endpoint = data_endpoint(*s);
-      const bool burst = endpoint != nullptr && s->readable();
-      if (burst) endpoint->hold_output(true);
-      const int error = send_now();
-      if (endpoint != nullptr && !burst) endpoint->hold_output(false);
+  // One attempt: 0 or the errno of its failure.
+  auto attempt = [&]() -> int {
+    {
+      const IoLease::Guard guard = r->lease().take();
+      if (guard.held()) {
+        // Any other send may open a session, and with it an endpoint (and usrsctp's thread).
+        std::optional<SignalDeferral> signals;
+        if (!pe_fast && !pu_fast) signals.emplace();
+        // More received messages wait in this socket's queue: the application is answering a
+        // burst, as the echo PE and a pipelining PU do. Its packets are held back to go out
+        // together (one sendmmsg instead of a sendto each) with the answer to the burst's last
+        // message, or at the io's next turn (transport::Endpoint::hold_output).
+        transport::Endpoint* endpoint = data_endpoint(*s);
+        const bool burst = endpoint != nullptr && s->readable();
+        if (burst) endpoint->hold_output(true);
+        const int error = send_now();
+        if (endpoint != nullptr && !burst) endpoint->hold_output(false);
+        return error;
+      }
+    }
+    // Another application thread holds the lease (it runs the io). To a known destination the
+    // message is copied and posted without waiting, unless the last send found the session's
+    // queue full; ordering is kept (posts run in order, and a new holder runs pending posts
+    // before anything else). A posted message was accepted, so it is queued beyond the
+    // session's limit if need be. An error found then (the session vanished meanwhile) is
+    // reported in-band as RSERPOOL_MESSAGE_STATUS / DROPPED with sequence number 0. Otherwise
+    // the send is posted and waited for.
+    if ((pe_fast || pu_fast) && !s->send_blocked.load(std::memory_order_relaxed)) {
+      std::vector<std::byte> copy(static_cast<const std::byte*>(data),
+                                  static_cast<const std::byte*>(data) + length);
+      const asap::SessionId session = pe_fast ? static_cast<asap::SessionId>(sinfo->rinfo_session)
+                                              : s->connected_session.load();
+      asap::SendOptions accepted = send;
+      accepted.beyond_queue_limit = true;
+      r->lease().post([r, s, session, accepted, copy = std::move(copy)] {
+        assert(r->lease().held_by_this_thread());
+        std::optional<asap::AsapError> error;
+        if (s->pool_element) {
+          auto sent = s->pool_element->send(session, copy, accepted);
+          if (!sent) error = sent.error();
+        } else if (s->pool_user) {
+          auto seq = s->pool_user->send(session, copy, accepted);
+          if (seq) s->last_seq[session] = *seq; else error = seq.error();
+        } else {
+          return;  // closed meanwhile
+        }
+        if (error) {
+          rserpool_message_status m{};
+          m.rms_type = RSERPOOL_MESSAGE_STATUS;
+          m.rms_length = sizeof m;
+          m.rms_state = RSERPOOL_MESSAGE_DROPPED;
+          m.rms_session = static_cast<rserpool_session_t>(session);
+          s->push_notification(RSERPOOL_MESSAGE_STATUS, &m, sizeof m);
+        }
+      });
+      return 0;
+    }
+    return r->call(send_now);
+  };
+
+  // A full send buffer or session queue (EAGAIN): a blocking socket runs the io (or lets the
+  // lease holder run it) until the association took enough, up to RSP_SNDTIMEO (then EAGAIN,
+  // as send(2) with SO_SNDTIMEO), or until a signal handler is to run (EINTR).
+  using Clock = std::chrono::steady_clock;
+  const bool nonblocking = options.nonblocking || (flags & MSG_DONTWAIT) != 0;
+  std::optional<Clock::time_point> deadline;
+  std::optional<SignalDeferral> waiting;
+  for (;;) {
+    const int error = attempt();
+    if (error != EAGAIN) {
       if (error != 0) return fail(error);
+      if (s->send_blocked.load(std::memory_order_relaxed)) s->send_blocked = false;
       return static_cast<ssize_t>(length);
     }
+    s->send_blocked = true;
+    if (nonblocking) return fail(EAGAIN);
+    if (!deadline) {
+      deadline = options.send_timeout.count() > 0 ? Clock::now() + options.send_timeout
+                                                  : Clock::time_point::max();
+      waiting.emplace();
+    }
+    if (Clock::now() >= *deadline) return fail(EAGAIN);
+    switch (r->run_io_briefly(*deadline, *waiting)) {
+      case Runtime::Wait::Interrupted: return fail(EINTR);
+      case Runtime::Wait::Busy:
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (waiting->interrupted()) return fail(EINTR);
+        break;
+      default: break;
+    }
   }
-  // Another application thread holds the lease (it runs the io). To a known destination the
-  // message is copied and posted without waiting; ordering is kept (posts run in order, and a
-  // new holder runs pending posts before anything else). An error found then (the session
-  // vanished meanwhile) is reported in-band as RSERPOOL_MESSAGE_STATUS / DROPPED with sequence
-  // number 0. Otherwise the send is posted and waited for.
-  if (pe_fast || pu_fast) {
-    std::vector<std::byte> copy(static_cast<const std::byte*>(data),
-                                static_cast<const std::byte*>(data) + length);
-    const asap::SessionId session = pe_fast ? static_cast<asap::SessionId>(sinfo->rinfo_session)
-                                            : s->connected_session.load();
-    r->lease().post([r, s, session, send, copy = std::move(copy)] {
-      assert(r->lease().held_by_this_thread());
-      std::optional<asap::AsapError> error;
-      if (s->pool_element) {
-        auto sent = s->pool_element->send(session, copy, send);
-        if (!sent) error = sent.error();
-      } else if (s->pool_user) {
-        auto seq = s->pool_user->send(session, copy, send);
-        if (seq) s->last_seq[session] = *seq; else error = seq.error();
-      } else {
-        return;  // closed meanwhile
-      }
-      if (error) {
-        rserpool_message_status m{};
-        m.rms_type = RSERPOOL_MESSAGE_STATUS;
-        m.rms_length = sizeof m;
-        m.rms_state = RSERPOOL_MESSAGE_DROPPED;
-        m.rms_session = static_cast<rserpool_session_t>(session);
-        s->push_notification(RSERPOOL_MESSAGE_STATUS, &m, sizeof m);
-      }
-    });
-    return static_cast<ssize_t>(length);
-  }
-  const int error = r->call(send_now);
-  if (error != 0) return fail(error);
-  return static_cast<ssize_t>(length);
 }
 
 // Blocks until the socket's queue has something (or timeout 0 = forever elapses).

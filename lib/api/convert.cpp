@@ -11,7 +11,7 @@
 
 namespace rsp::api {
 
-// The errno of each asap error; man/rsp_errors.3 documents the same table.
+// The errno of each asap error; docs/api.md "errno" documents the same table.
 int to_errno(asap::AsapErrc code) noexcept {
   switch (code) {
     case asap::AsapErrc::NoRegistrar: return ENETUNREACH;
@@ -27,6 +27,7 @@ int to_errno(asap::AsapErrc code) noexcept {
     case asap::AsapErrc::FailoverNotAllowed: return ECONNRESET;
     case asap::AsapErrc::Closed: return ESHUTDOWN;
     case asap::AsapErrc::ProtocolError: return EPROTO;
+    case asap::AsapErrc::WouldBlock: return EAGAIN;
   }
   return EIO;
 }

@@ -63,4 +63,13 @@ Runtime::Wait Runtime::run_until_readable(Socket& socket,
   return outcome;
 }
 
+Runtime::Wait Runtime::run_io_briefly(std::chrono::steady_clock::time_point deadline,
+                                      const SignalDeferral& signals) {
+  IoLease::Guard guard = lease_.take();
+  if (!guard.held()) return Wait::Busy;
+  io_.run_one_until(std::min(deadline, std::chrono::steady_clock::now() + kSignalCheck));
+  lease_.note_io_ran();
+  return signals.interrupted() ? Wait::Interrupted : Wait::WindowOver;
+}
+
 }  // namespace rsp::api

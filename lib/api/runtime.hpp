@@ -100,6 +100,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::atomic<asap::SessionId> connected_session{asap::kNoSession};  // PU: rsp_connect's session
   std::atomic<bool> registered_pe{false};   // PE: registration succeeded once
   std::atomic<bool> session_failed{false};  // PU: FailoverFailed, until a failover completes
+  // PU: the last send found the session's queue full (asap WouldBlock); until one succeeds,
+  // sends wait for the lease holder's answer instead of being posted (calls.cpp send_impl).
+  std::atomic<bool> send_blocked{false};
 
   // ---- lease holder only ----
   std::unique_ptr<asap::Context> own_context;  // when the socket's config differs (profile)
@@ -189,6 +192,10 @@ class Runtime {
   Wait run_until_readable(Socket& socket, std::chrono::steady_clock::time_point deadline,
                           const SignalDeferral& signals);
   static constexpr std::chrono::milliseconds kReceiveWindow{20};
+  // A blocking send whose session queue is full: runs the io in this thread for up to 10 ms
+  // (or until `deadline`) so that the association can take queued messages; Interrupted when
+  // a signal the caller takes is pending, Busy when another application thread holds the lease.
+  Wait run_io_briefly(std::chrono::steady_clock::time_point deadline, const SignalDeferral& signals);
   // Tests: a longer window makes the fast path observable (signals, close from another thread).
   void set_receive_window(std::chrono::milliseconds window) { receive_window_ms_ = window.count(); }
 

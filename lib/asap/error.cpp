@@ -17,6 +17,7 @@ std::string_view to_string(AsapErrc code) noexcept {
     case AsapErrc::FailoverNotAllowed: return "failover not allowed";
     case AsapErrc::Closed: return "closed";
     case AsapErrc::ProtocolError: return "protocol error";
+    case AsapErrc::WouldBlock: return "send buffer full";
   }
   return "unknown error";
 }

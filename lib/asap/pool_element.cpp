@@ -302,7 +302,12 @@ struct PoolElement::Impl {
     auto a = association_of(s);
     if (!a) return std::move(a).error();
     auto sent = data->send(*a, payload, info);
-    if (!sent) return make_error(AsapErrc::TransportError, sent.error().message);
+    if (!sent) {
+      // A PU that reads slower than the PE answers fills the association's send buffer.
+      const auto code = sent.error().code == transport::TransportErrc::WouldBlock ? AsapErrc::WouldBlock
+                                                                                   : AsapErrc::TransportError;
+      return make_error(code, sent.error().message);
+    }
     return {};
   }
 };

@@ -94,6 +94,7 @@ struct Session {
   std::optional<std::vector<std::byte>> cookie;
   std::optional<asap_msg::BusinessCard> card;
   std::deque<Pending> queue;
+  std::size_t queued_bytes = 0;  // payload bytes in `queue`
   MessageSeq next_seq = 1;
   std::uint64_t failovers = 0;
   std::set<PoolElementId> tried;          // PEs set up (or given up) since the last Up
@@ -632,6 +633,7 @@ struct PoolUser::Impl {
     report.session = s.id;
     for (auto& p : s.queue) report.dropped.push_back(p.seq);
     s.queue.clear();
+    s.queued_bytes = 0;
     add_unconfirmed(s, report);
     std::sort(report.dropped.begin(), report.dropped.end());
     s.failing_over = false;
@@ -706,6 +708,7 @@ struct PoolUser::Impl {
     while (!s.queue.empty() && s.up) {
       auto& p = s.queue.front();
       if (!transmit(s, p.seq, p.payload, p.options)) return;
+      s.queued_bytes -= p.payload.size();
       s.queue.pop_front();
     }
   }
@@ -805,6 +808,7 @@ struct PoolUser::Impl {
       // Back into the queue in sequence order, before newer messages.
       auto pos = std::find_if(s->queue.begin(), s->queue.end(),
                               [&](const Pending& p) { return p.seq > record->seq; });
+      s->queued_bytes += f.payload.size();
       s->queue.insert(pos, Pending{record->seq, std::move(f.payload), o});
       if (report == &late) flush_queue(*s);
     } else {
@@ -973,10 +977,16 @@ AsapResult<MessageSeq> PoolUser::send(SessionId session, std::span<const std::by
   if (s->state == SessionState::Failed) {
     return make_error(AsapErrc::FailoverExhausted, "the session has no pool element (force a failover to retry)");
   }
+  if (!options.beyond_queue_limit && !s->queue.empty() &&
+      s->queued_bytes + payload.size() > s->options.max_queued_bytes) {
+    return make_error(AsapErrc::WouldBlock, "the session holds " + std::to_string(s->queued_bytes) +
+                                                " bytes for its pool element already");
+  }
   const MessageSeq seq = s->next_seq++;
   if (options.pool_element && (!s->pe || s->pe->id != *options.pool_element)) {
     // Switch to the requested PE: the current one is left without blame.
     s->preferred = options.pool_element;
+    s->queued_bytes += payload.size();
     s->queue.push_back(Pending{seq, std::vector<std::byte>(payload.begin(), payload.end()), options});
     if (s->up) {
       impl_->begin_failover(*s, make_error(AsapErrc::InvalidArgument, "switching to the requested pool element"),
@@ -987,6 +997,7 @@ AsapResult<MessageSeq> PoolUser::send(SessionId session, std::span<const std::by
     return seq;
   }
   if (s->up && s->queue.empty() && impl_->transmit(*s, seq, payload, options)) return seq;
+  s->queued_bytes += payload.size();
   s->queue.push_back(Pending{seq, std::vector<std::byte>(payload.begin(), payload.end()), options});
   // A resolution already under way (open_session with connect_now) will connect and flush the
   // queue; starting another would ask the registrar twice and skip its round-robin turn.

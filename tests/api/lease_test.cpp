@@ -355,6 +355,74 @@ TEST_CASE("a call that the lease holder runs for this thread sets this thread's 
   rsp_close(a);
 }
 
+TEST_CASE("a full send queue: EAGAIN at once when non-blocking, after RSP_SNDTIMEO when blocking; a blocking send goes once the PE reads again") {
+  EchoPool pool("full");
+  Library lib(pool.port);
+  const int fd = new_socket();
+  // The frozen PE must not be given up meanwhile: retransmissions for half a minute.
+  rserpool_session_parameters patient{};
+  patient.sp_rto_initial = 200;
+  patient.sp_rto_min = 200;
+  patient.sp_rto_max = 1000;
+  patient.sp_assoc_max_rxt = 30;
+  patient.sp_path_max_rxt = 30;
+  patient.sp_hbinterval = 5000;
+  REQUIRE(rsp_setsockopt(fd, SOL_RSERPOOL, RSP_ASSOC_PARAMS, &patient, sizeof patient) == 0);
+  const timeval ten{10, 0};
+  REQUIRE(rsp_setsockopt(fd, SOL_RSERPOOL, RSP_RCVTIMEO, &ten, sizeof ten) == 0);
+  REQUIRE(pool.connect(fd) == 0);
+  // The next data message (notifications skipped), or "" after RSP_RCVTIMEO.
+  auto receive = [&] {
+    static char buf[8192];
+    int flags = 0;
+    ssize_t n = 0;
+    do {
+      n = rsp_recvmsg(fd, buf, sizeof buf, nullptr, &flags);
+    } while (n > 0 && (flags & MSG_RSERPOOL_NOTIFICATION) != 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  };
+  REQUIRE(rsp_sendmsg(fd, "hello", 5, nullptr, 0) == 5);
+  REQUIRE(receive() == "hello");
+
+  pool.pe.signal(SIGSTOP);
+  const std::string block(4096, 'b');
+  constexpr int kCap = 5000;  // 20 MB: far beyond the association's buffer and the 1 MiB queue
+  int accepted = 0;
+  errno = 0;
+  while (accepted < kCap &&
+         rsp_sendmsg(fd, block.data(), block.size(), nullptr, MSG_DONTWAIT) == static_cast<ssize_t>(block.size()))
+    ++accepted;
+  CHECK(errno == EAGAIN);
+  CHECK(accepted < kCap);
+  INFO("accepted " << accepted);
+  CHECK(accepted >= 256);  // at least the session's queue (1 MiB)
+
+  const timeval tenth{0, 100000};
+  REQUIRE(rsp_setsockopt(fd, SOL_RSERPOOL, RSP_SNDTIMEO, &tenth, sizeof tenth) == 0);
+  const auto before = std::chrono::steady_clock::now();
+  errno = 0;
+  CHECK(rsp_sendmsg(fd, block.data(), block.size(), nullptr, 0) == -1);
+  CHECK(errno == EAGAIN);
+  CHECK(std::chrono::steady_clock::now() - before >= 100ms);
+
+  const timeval forever{0, 0};
+  REQUIRE(rsp_setsockopt(fd, SOL_RSERPOOL, RSP_SNDTIMEO, &forever, sizeof forever) == 0);
+  std::atomic<ssize_t> result{-2};
+  std::thread sender([&] { result = rsp_sendmsg(fd, "last", 4, nullptr, 0); });
+  pool.pe.signal(SIGCONT);
+  CHECK(eventually([&] { return result.load() != -2; }, 20s));
+  sender.join();
+  CHECK(result.load() == 4);
+
+  // Nothing accepted was lost: every message comes back, in order, then the last one.
+  int echoed = 0;
+  std::string reply;
+  while ((reply = receive()) == block) ++echoed;
+  CHECK(echoed == accepted);
+  CHECK(reply == "last");
+  rsp_close(fd);
+}
+
 TEST_CASE("rsp_poll hands the io to the io thread: a reply arrives while the caller waits in it") {
   EchoPool pool("poll");
   Library lib(pool.port);

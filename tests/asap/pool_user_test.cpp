@@ -294,6 +294,40 @@ TEST_CASE("a send while the session's resolution is in flight does not resolve a
   CHECK(f.registrar.resolutions.size() == 1);
 }
 
+TEST_CASE("a session holds at most max_queued_bytes for its PE: further sends fail with WouldBlock") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101);
+  f.net.drain();
+  SessionOptions o;
+  o.max_queued_bytes = 1000;
+  auto s = f.pu->open_session(kPool, o);
+  REQUIRE(s.has_value());
+  // Nothing can leave before the resolution and the association: everything queues.
+  const std::string hundred(100, 'x');
+  for (int i = 0; i < 10; ++i) REQUIRE(f.pu->send(*s, bytes(hundred)).has_value());
+  auto refused = f.pu->send(*s, bytes("y"));
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == AsapErrc::WouldBlock);
+  CHECK(f.pu->session_status(*s)->queued == 10);
+  // A refused message uses no sequence number: the next accepted one follows the tenth.
+  f.net.drain();
+  CHECK(f.replies.size() == 10);
+  auto seq = f.pu->send(*s, bytes("after"));
+  REQUIRE(seq.has_value());
+  CHECK(*seq == 11);
+  f.net.drain();
+  REQUIRE(f.replies.size() == 11);
+  CHECK(text(f.replies.back().payload) == "after");
+
+  // An empty queue takes one message whatever its size.
+  auto big = f.pu->open_session(kPool, o);
+  REQUIRE(big.has_value());
+  REQUIRE(f.pu->send(*big, bytes(std::string(5000, 'z'))).has_value());
+  CHECK(f.pu->send(*big, bytes("1")).error().code == AsapErrc::WouldBlock);
+  f.net.drain();
+  CHECK(f.replies.size() == 12);
+}
+
 TEST_CASE("PE loss: the session fails over, replays the cookie, and resends nothing delivered") {
   PuFixture f;
   EchoPe a(*f.ctx, 101), b(*f.ctx, 102);

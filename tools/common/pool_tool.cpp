@@ -376,7 +376,8 @@ std::optional<asap::ContextOptions> make_context_options(const ClientOptions& o,
 int exit_code_for(asap::AsapErrc code) {
   using asap::AsapErrc;
   switch (code) {
-    case AsapErrc::NoRegistrar: return exit_code::temp_fail;
+    case AsapErrc::NoRegistrar:
+    case AsapErrc::WouldBlock: return exit_code::temp_fail;
     case AsapErrc::Timeout: return exit_code::timeout;
     case AsapErrc::PoolNotFound: return exit_code::no_pool;
     case AsapErrc::PoolEmpty: return exit_code::unavailable;

@@ -371,6 +371,7 @@ void rsp_print_notification(const union rserpool_notification* notification, FIL
 
 #define RSP_RCVTIMEO         1 /* struct timeval; zero = forever (default)                   */
 #define RSP_SNDTIMEO         2 /* struct timeval; bounds blocking in connect/register/send   */
+                               /* (a send waits while its session's queue is full)          */
 #define RSP_EVENTS           3 /* struct rsp_event_subscribe                                  */
 #define RSP_FAILOVER_POLICY  4 /* int: RSP_FAILOVER_* (default automatic)                     */
 #define RSP_ASSOC_PARAMS     5 /* struct rserpool_session_parameters; before connect/register */

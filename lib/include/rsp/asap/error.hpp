@@ -24,6 +24,7 @@ enum class AsapErrc : std::uint8_t {
   FailoverNotAllowed,    // the session's PE is gone and the message forbade failover
   Closed,                // the object was closed or destroyed with the operation pending
   ProtocolError,         // the peer sent something we cannot use (decode error, wrong reply)
+  WouldBlock,            // a send found the session's queue or the association's buffer full
 };
 std::string_view to_string(AsapErrc code) noexcept;  // "no registrar", "timeout", ...
 

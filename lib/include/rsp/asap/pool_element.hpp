@@ -132,6 +132,8 @@ class PoolElement {
   void deregister(std::function<void(AsapResult<void>)> done = {});
 
   // ---- data side (absent with options.user_transport: InvalidArgument) ----
+  // Errors: NoSuchSession, InvalidArgument (PPID 11), WouldBlock (the association's send
+  // buffer is full: nothing was sent; retry), TransportError.
   AsapResult<void> send(SessionId session, std::span<const std::byte> payload,
                         const SendOptions& options = {});
   // RFC 5352 §3.9: ASAP COOKIE with opaque state; the PU keeps the last one and replays it

@@ -159,6 +159,12 @@ struct SessionOptions {
   ResolveOptions resolve;
   // Connect at once rather than on the first send.
   bool connect_now = true;
+  // Bytes of payload the session may hold for its PE beyond what the association's send
+  // buffer took (while resolving, connecting, failing over, or while the PE reads slowly);
+  // a send that would exceed it fails with WouldBlock. One message is always accepted into an
+  // empty queue, whatever its size; messages handed back for failover are never refused.
+  std::size_t max_queued_bytes = kDefaultMaxQueuedBytes;
+  static constexpr std::size_t kDefaultMaxQueuedBytes = std::size_t{1} << 20;
 };
 
 class PoolUser {
@@ -187,7 +193,8 @@ class PoolUser {
   AsapResult<SessionId> open_session(const PoolHandle& pool, SessionOptions options = {});
   // Accepts one message; returns its MessageSeq. The message is queued while the session is
   // resolving/connecting/failing over. Errors: NoSuchSession, InvalidArgument (PPID 11, empty
-  // payload), FailoverExhausted (session Failed).
+  // payload), FailoverExhausted (session Failed), WouldBlock (SessionOptions::max_queued_bytes
+  // reached: retry once the association took some; nothing was accepted, no seq used).
   AsapResult<MessageSeq> send(SessionId session, std::span<const std::byte> payload,
                               const SendOptions& options = {});
   // RFC 5352 §3.5 + failover: reports the current PE unreachable and fails over.

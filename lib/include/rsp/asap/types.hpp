@@ -39,6 +39,9 @@ struct SendOptions {
   // PU side: send to this PE of the pool rather than the session's current one (connects to it
   // if needed and makes it current).
   std::optional<PoolElementId> pool_element;
+  // PU side: queue the message even when the session holds SessionOptions::max_queued_bytes
+  // already (for a caller that has accepted it from its own caller and cannot refuse it now).
+  bool beyond_queue_limit = false;
 };
 
 struct ReceivedData {
