@@ -197,7 +197,7 @@ void rsp_freeaddrinfo(struct rsp_addrinfo* info) {
 
 unsigned int rsp_pe_registration(const unsigned char* pool_handle, size_t pool_handle_size,
                                  struct rsp_addrinfo* info, const struct rsp_loadinfo* loadinfo,
-                                 unsigned int /*registration_life_ms*/, int flags) {
+                                 unsigned int registration_life_ms, int flags) {
   if (!valid_pool_handle(pool_handle, pool_handle_size) || info == nullptr ||
       info->ai_addr == nullptr || info->ai_addrs == 0) {
     errno = EINVAL;
@@ -228,12 +228,21 @@ unsigned int rsp_pe_registration(const unsigned char* pool_handle, size_t pool_h
   const PoolHandle pool = pool_handle_of(pool_handle, pool_handle_size);
   auto promise = std::make_shared<std::promise<int>>();
   auto future = promise->get_future();
-  const auto id = r->call([&]() -> PoolElementId {
+  // Runtime::call may run this on the io lease holder's thread: the error comes back as a
+  // value and errno is set here, in the caller's thread.
+  struct Created {
+    PoolElementId id = 0;
+    int error = 0;
+  };
+  const Created created_pe = r->call([&]() -> Created {
     asap::PoolElementOptions options;
     options.pool_handle = pool;
     options.policy = policy_from_loadinfo(loadinfo);
     if (info->ai_pe_id != 0) options.id = info->ai_pe_id;
     options.user_transport = transport;
+    // RSPLIB: the Registration Life (RFC 5354 §3.9) of this registration; T4 follows from it
+    // (RFC 5352 §5.1). 0: the context's.
+    if (registration_life_ms != 0) options.registration_lifetime = milliseconds(registration_life_ms);
     asap::PoolElementHandlers handlers;
     auto done = std::make_shared<bool>(false);
     handlers.on_event = [promise, done](const asap::PoolElementEvent& e) {
@@ -247,15 +256,16 @@ unsigned int rsp_pe_registration(const unsigned char* pool_handle, size_t pool_h
       }
     };
     auto created = asap::PoolElement::create(r->context(), std::move(options), std::move(handlers));
-    if (!created) {
-      errno = to_errno(created.error());
-      return 0;
-    }
+    if (!created) return {0, to_errno(created.error())};
     const PoolElementId pe = (*created)->id();
     r->sidecar_elements[{pool, pe}] = std::move(*created);
-    return pe;
+    return {pe, 0};
   });
-  if (id == 0) return 0;
+  if (created_pe.id == 0) {
+    errno = created_pe.error;
+    return 0;
+  }
+  const PoolElementId id = created_pe.id;
   if ((flags & REGF_DONTWAIT) != 0) return id;
   r->about_to_block();
   const int error = future.get();

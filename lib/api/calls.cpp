@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -17,6 +18,10 @@ using namespace rsp::api;
 using std::chrono::milliseconds;
 
 namespace {
+
+// lksctp's SCTP_UNORDERED (<netinet/sctp.h>, RFC 6458 §5.3.2), the sctp_flags value RSPLIB
+// callers on Linux use; usrsctp's header spells the same flag 0x0400.
+constexpr std::uint16_t kSctpUnordered = 1;
 
 // Deregistration on close is bounded: the registrar may be gone, and rsp_close must return.
 constexpr milliseconds kCloseDeregistrationBound{2000};
@@ -78,8 +83,15 @@ std::optional<asap::SessionId> pe_session(Socket& s, rserpool_session_t requeste
   return std::nullopt;
 }
 
+// RSPLIB's rsp_register: a re-registration interval, and a Registration Life of three times
+// it (RSPLIB's rule). Neither set: the context's (RFC 5352 §5.1 T4, docs/asap.md).
+struct RegistrationTimers {
+  std::optional<milliseconds> reregistration_interval;
+  std::optional<milliseconds> registration_lifetime;
+};
+
 int register_impl(int fd, const unsigned char* pool_handle, std::size_t size,
-                  const rsp_loadinfo* loadinfo, int flags) {
+                  const rsp_loadinfo* loadinfo, int flags, RegistrationTimers timers = {}) {
   Runtime* r = runtime();
   if (r == nullptr) return -1;
   auto s = r->find(fd);
@@ -105,6 +117,8 @@ int register_impl(int fd, const unsigned char* pool_handle, std::size_t size,
     options.policy = policy;
     options.local_addresses = s->bind_addresses;
     options.port = s->bind_port;
+    options.reregistration_interval = timers.reregistration_interval;
+    options.registration_lifetime = timers.registration_lifetime;
     s->registration_waiter = promise;
     auto created = asap::PoolElement::create(*context, std::move(options), pool_element_handlers(s));
     if (!created) {
@@ -186,6 +200,8 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
   if (sinfo != nullptr) {
     send.ppid = sinfo->rinfo_ppid;
     send.stream = sinfo->rinfo_stream;
+    // RFC 3758 timed reliability (PR-SCTP), which both backends offer.
+    send.lifetime = milliseconds(sinfo->rinfo_timetolive);
   }
   send.unordered = (info_flags & RSP_UNORDERED) != 0;
   send.failover_allowed = (info_flags & RSP_FAILOVER_NOT_ALLOWED) == 0 &&
@@ -608,10 +624,16 @@ int rsp_register(int fd, const unsigned char* pool_handle, size_t pool_handle_si
 }
 
 int rsp_register_rsplib(int fd, const unsigned char* pool_handle, size_t pool_handle_size,
-                        const struct rsp_loadinfo* loadinfo, unsigned int /*reregistration*/,
+                        const struct rsp_loadinfo* loadinfo, unsigned int reregistration_interval,
                         int flags) {
-  // The re-registration interval is the context's T4 (RFC 5352 §5.1 default, or the profile).
-  return register_impl(fd, pool_handle, pool_handle_size, loadinfo, flags);
+  RegistrationTimers timers;
+  if (reregistration_interval != 0) {
+    timers.reregistration_interval = milliseconds(reregistration_interval);
+    // RFC 5354 §3.9: the Registration Life field is 32 bits of milliseconds.
+    timers.registration_lifetime =
+        std::min<milliseconds>(3 * milliseconds(reregistration_interval), milliseconds(UINT32_MAX));
+  }
+  return register_impl(fd, pool_handle, pool_handle_size, loadinfo, flags, timers);
 }
 
 int rsp_deregister_rsplib(int fd, int flags) {
@@ -637,6 +659,8 @@ int rsp_deregister(int fd) { return rsp_deregister_rsplib(fd, 0); }
 
 ssize_t rsp_send_cookie(int fd, const unsigned char* cookie, size_t cookie_size, uint32_t session,
                         int /*timeout_ms*/) {
+  // Like rsp_sendmsg_rsplib's, timeout_ms would bound a wait for send buffer space; the COOKIE
+  // is handed to SCTP at once or the call fails (rsp_send_cookie(3)).
   auto s = lookup(fd);
   if (!s) return fail(EBADF);
   if (cookie == nullptr || cookie_size == 0) return fail(EINVAL);
@@ -692,6 +716,9 @@ int rsp_has_cookie(int fd) {
 }
 
 int rsp_forcefailover(int fd, unsigned int flags, unsigned int /*stale_cache_ms*/) {
+  // RSPLIB resolves with stale_cache_ms here. The asap failover picks from the socket's cached
+  // list only while it is fresh (RSP_STALE_CACHE) and asks the registrar, bypassing the cache,
+  // once no untried PE is left in it; it has no per-failover cache age (rsp_forcefailover(3)).
   auto s = lookup(fd);
   if (!s) return fail(EBADF);
   const int error = Runtime::get()->call([&]() -> int {
@@ -738,12 +765,18 @@ ssize_t rsp_recvmsg(int fd, void* buffer, size_t length, struct rsp_sndrcvinfo* 
 
 ssize_t rsp_sendmsg_rsplib(int fd, const void* data, size_t length, unsigned int msg_flags,
                            rserpool_session_t session, uint32_t ppid, uint16_t stream,
-                           uint32_t time_to_live, uint16_t /*sctp_flags*/, int /*timeout_ms*/) {
+                           uint32_t time_to_live, uint16_t sctp_flags, int /*timeout_ms*/) {
+  // timeout_ms bounds RSPLIB's wait for SCTP send buffer space. No send here waits for the
+  // network: a PU's message is queued by its session, a PE's is handed to SCTP or fails
+  // (rsp_sendmsg_rsplib(3)).
   rsp_sndrcvinfo info{};
   info.rinfo_session = session;
   info.rinfo_ppid = ppid;
   info.rinfo_stream = stream;
   info.rinfo_timetolive = time_to_live;
+  // RSPLIB passes sctp_flags to sctp_sendmsg(3): SCTP_UNORDERED is the one that concerns a
+  // message rather than the association (which the session layer owns).
+  if ((sctp_flags & kSctpUnordered) != 0) info.rinfo_flags |= RSP_UNORDERED;
   return send_impl(fd, data, length, &info, static_cast<int>(msg_flags));
 }
 

@@ -94,12 +94,20 @@ struct PoolElement::Impl {
     for (const auto& a : detail::host_addresses()) out.push_back(a);
   }
 
+  // The Context's timers with this PE's own registration life / T4, when it has them.
+  Timers timers() const {
+    Timers t = context.config().timers;
+    if (options.registration_lifetime) t.registration_lifetime = *options.registration_lifetime;
+    if (options.reregistration_interval) t.reregistration_interval = *options.reregistration_interval;
+    return t;
+  }
+
   wire::PoolElement wire_element(const TransportAddress* registrar = nullptr) {
     if (data_on_wildcard) wildcard_addresses(user_transport.addresses, registrar);
     wire::PoolElement pe;
     pe.id = id;
     pe.home_registrar_id = status.home_registrar.value_or(0);
-    pe.registration_life = context.config().timers.registration_lifetime;
+    pe.registration_life = timers().registration_lifetime;
     pe.user_transport = user_transport;
     pe.policy = options.policy;
     if (options.advertise_asap_transport) {
@@ -145,7 +153,7 @@ struct PoolElement::Impl {
   void on_registration_result(AsapResult<wire::AsapMessage> result) {
     in_flight = false;
     if (!enabled) return;
-    const auto& timers = context.config().timers;
+    const Timers timers = this->timers();
     if (!result) {
       registered = false;
       PoolElementEvent e;
@@ -471,6 +479,7 @@ AsapResult<void> PoolElement::send(SessionId session, std::span<const std::byte>
   info.ppid = options.ppid;
   info.stream = options.stream;
   info.unordered = options.unordered;
+  info.lifetime = options.lifetime;
   return impl_->send_raw(session, payload, info);
 }
 

@@ -718,6 +718,7 @@ struct PoolUser::Impl {
     info.ppid = o.ppid;
     info.stream = o.stream;
     info.unordered = o.unordered;
+    info.lifetime = o.lifetime;
     info.context = detail::send_context(seq);
     auto sent = data->send(s.association, payload, info);
     if (!sent) return false;  // WouldBlock: retried on_writable; others: the loss event follows

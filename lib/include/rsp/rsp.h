@@ -139,7 +139,8 @@ int rsp_register(int fd, const unsigned char* pool_handle, size_t pool_handle_si
 #define REGF_DONTWAIT       (1 << 0) /* return at once; the outcome comes as a notification */
 #define REGF_CONTROLCHANNEL (1 << 1) /* accepted for RSPLIB; always on here */
 #define REGF_DAEMONMODE     (1 << 2) /* keep hunting when no registrar answers */
-/* RSPLIB form; reregistration_interval in ms (0: RFC 5352 §5.1 default). */
+/* RSPLIB form; reregistration_interval in ms, registration life 3 times it (0: RFC 5352 §5.1
+ * default and the context's life). Kept from the first registration of the socket. */
 int rsp_register_rsplib(int fd, const unsigned char* pool_handle, size_t pool_handle_size,
                         const struct rsp_loadinfo* loadinfo, unsigned int reregistration_interval,
                         int flags);
@@ -148,7 +149,7 @@ int rsp_register_rsplib(int fd, const unsigned char* pool_handle, size_t pool_ha
 int rsp_deregister(int fd);
 int rsp_deregister_rsplib(int fd, int flags);
 /* RFC 5352 §3.9: sends an ASAP COOKIE to the PU of a session; the PU replays it (COOKIE_ECHO)
- * to the PE it fails over to. */
+ * to the PE it fails over to. timeout_ms is ignored (the call never waits). */
 ssize_t rsp_send_cookie(int fd, const unsigned char* cookie, size_t cookie_size,
                         uint32_t session, int timeout_ms);
 /* RFC 5352 §3.10: tells the PU of a session which pool to fail over to (NULL: our own). */
@@ -168,7 +169,8 @@ int rsp_has_cookie(int fd);
 
 #define FFF_NONE        0
 #define FFF_UNREACHABLE (1 << 0) /* also report the PE unreachable (ENDPOINT_UNREACHABLE) */
-/* Fails the socket's session over to another PE of its pool. */
+/* Fails the socket's session over to another PE of its pool. stale_cache_ms is ignored: the
+ * socket's stale cache value (RSP_STALE_CACHE) applies. */
 int rsp_forcefailover(int fd, unsigned int flags, unsigned int stale_cache_ms);
 /* RFC 5352 §3.5: reports a PE unreachable to the registrar. pool_handle NULL: the PE of the
  * socket's session (which then fails over); otherwise pe_id of that pool. */
@@ -216,7 +218,7 @@ struct rsp_sndrcvinfo {
   rserpool_session_t rinfo_session; /* PE: session to answer; PU: 0 = the socket's session */
   uint32_t rinfo_ppid;
   uint32_t rinfo_pe_id;      /* receive: the PE that sent it (PU); send: with RSP_PE_HANDLE */
-  uint32_t rinfo_timetolive; /* ms; accepted, not used (no PR-SCTP on every backend) */
+  uint32_t rinfo_timetolive; /* send: ms, PR-SCTP timed reliability (RFC 3758); 0 = reliable */
   uint16_t rinfo_stream;
   uint16_t rinfo_flags;      /* RSP_FAILOVER_NOT_ALLOWED | RSP_PE_HANDLE | ... */
   unsigned char rinfo_pool_handle[RSP_MAX_POOL_HANDLE_SIZE]; /* with RSP_POOL_HANDLE */
@@ -239,7 +241,8 @@ ssize_t rsp_sendmsg(int fd, const void* data, size_t length, const struct rsp_sn
  * msg_flags (may be NULL) receives MSG_RSERPOOL_NOTIFICATION, MSG_RSERPOOL_COOKIE_ECHO, MSG_EOR. */
 ssize_t rsp_recvmsg(int fd, void* buffer, size_t length, struct rsp_sndrcvinfo* sinfo,
                     int* msg_flags);
-/* RSPLIB forms: timeout in ms, -1 forever. */
+/* RSPLIB forms: timeout in ms, -1 forever (receive). Send: sctp_flags SCTP_UNORDERED (1) is
+ * honoured, other flags and timeout_ms are ignored (the call never waits for the network). */
 ssize_t rsp_sendmsg_rsplib(int fd, const void* data, size_t length, unsigned int msg_flags,
                            rserpool_session_t session, uint32_t ppid, uint16_t stream,
                            uint32_t time_to_live, uint16_t sctp_flags, int timeout_ms);
@@ -435,7 +438,8 @@ struct rsp_addrinfo {
 int rsp_getaddrinfo(const unsigned char* pool_handle, size_t pool_handle_size,
                     struct rsp_addrinfo** info, size_t items, unsigned int stale_cache_ms);
 void rsp_freeaddrinfo(struct rsp_addrinfo* info);
-/* Registers a service that is not an RSerPool socket (returns the PE id, 0 on error). */
+/* Registers a service that is not an RSerPool socket (returns the PE id, 0 on error with errno
+ * set). registration_life_ms: its Registration Life (0: the default, 300 s). */
 unsigned int rsp_pe_registration(const unsigned char* pool_handle, size_t pool_handle_size,
                                  struct rsp_addrinfo* info, const struct rsp_loadinfo* loadinfo,
                                  unsigned int registration_life_ms, int flags);

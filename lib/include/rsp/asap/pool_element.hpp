@@ -21,6 +21,7 @@
 //   send_business_card() send ours.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -56,6 +57,11 @@ struct PoolElementOptions {
   bool advertise_asap_transport = true;
   // Start registering at once (default) or wait for start().
   bool start = true;
+  // This PE's Registration Life (RFC 5354 §3.9) and T4-reregistration (RFC 5352 §5.1) instead
+  // of the Context's Timers::registration_lifetime / reregistration_interval: RSPLIB's
+  // rsp_register and rsp_pe_registration set them per registration. nullopt: the Context's.
+  std::optional<std::chrono::milliseconds> registration_lifetime;
+  std::optional<std::chrono::milliseconds> reregistration_interval;
 };
 
 enum class PoolElementEventKind : std::uint8_t {

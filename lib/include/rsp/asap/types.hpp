@@ -32,6 +32,9 @@ struct SendOptions {
   std::uint32_t ppid = 0;
   std::uint16_t stream = 0;
   bool unordered = false;
+  // Partial reliability (RFC 3758 timed reliability, transport::SendInfo::lifetime): SCTP may
+  // abandon the message once it is this old and still unsent or unacknowledged. 0 = reliable.
+  std::chrono::milliseconds lifetime{0};
   // PU side: when the session's PE fails before this message is known delivered, may it be sent
   // to another PE (true), or must it be reported dropped (false)? (draft-ietf-rserpool-api's
   // per-message failover flag.)
