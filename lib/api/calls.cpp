@@ -188,8 +188,10 @@ transport::Endpoint* data_endpoint(Socket& s) {
   return nullptr;
 }
 
+// `timeout`: the call's own bound on waiting for room (RSPLIB's timeout_ms), instead of
+// RSP_SNDTIMEO; `nonblocking`: the call never waits, whatever the socket's mode.
 ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcvinfo* sinfo,
-                  int flags) {
+                  int flags, std::optional<milliseconds> timeout = std::nullopt, bool nonblocking = false) {
   auto s = lookup(fd);
   if (!s) return fail(EBADF);
   if (data == nullptr && length > 0) return fail(EFAULT);
@@ -323,7 +325,8 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
   // lease holder run it) until the association took enough, up to RSP_SNDTIMEO (then EAGAIN,
   // as send(2) with SO_SNDTIMEO), or until a signal handler is to run (EINTR).
   using Clock = std::chrono::steady_clock;
-  const bool nonblocking = options.nonblocking || (flags & MSG_DONTWAIT) != 0;
+  nonblocking = nonblocking || options.nonblocking || (flags & MSG_DONTWAIT) != 0;
+  if (!timeout) timeout = options.send_timeout;
   std::optional<Clock::time_point> deadline;
   std::optional<SignalDeferral> waiting;
   for (;;) {
@@ -336,8 +339,7 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
     s->send_blocked = true;
     if (nonblocking) return fail(EAGAIN);
     if (!deadline) {
-      deadline = options.send_timeout.count() > 0 ? Clock::now() + options.send_timeout
-                                                  : Clock::time_point::max();
+      deadline = timeout->count() > 0 ? Clock::now() + *timeout : Clock::time_point::max();
       waiting.emplace();
     }
     if (Clock::now() >= *deadline) return fail(EAGAIN);
@@ -659,8 +661,8 @@ int rsp_deregister(int fd) { return rsp_deregister_rsplib(fd, 0); }
 
 ssize_t rsp_send_cookie(int fd, const unsigned char* cookie, size_t cookie_size, uint32_t session,
                         int /*timeout_ms*/) {
-  // Like rsp_sendmsg_rsplib's, timeout_ms would bound a wait for send buffer space; the COOKIE
-  // is handed to SCTP at once or the call fails (rsp_send_cookie(3)).
+  // RSPLIB's timeout_ms bounds a wait for send buffer space; the COOKIE is handed to SCTP at
+  // once or the call fails, with EAGAIN when the buffer is full (rsp_send_cookie(3)).
   auto s = lookup(fd);
   if (!s) return fail(EBADF);
   if (cookie == nullptr || cookie_size == 0) return fail(EINVAL);
@@ -765,10 +767,10 @@ ssize_t rsp_recvmsg(int fd, void* buffer, size_t length, struct rsp_sndrcvinfo* 
 
 ssize_t rsp_sendmsg_rsplib(int fd, const void* data, size_t length, unsigned int msg_flags,
                            rserpool_session_t session, uint32_t ppid, uint16_t stream,
-                           uint32_t time_to_live, uint16_t sctp_flags, int /*timeout_ms*/) {
-  // timeout_ms bounds RSPLIB's wait for SCTP send buffer space. No send here waits for the
-  // network: a PU's message is queued by its session, a PE's is handed to SCTP or fails
-  // (rsp_sendmsg_rsplib(3)).
+                           uint32_t time_to_live, uint16_t sctp_flags, int timeout_ms) {
+  // timeout_ms bounds the wait for room when the session's queue or the association's send
+  // buffer is full, as RSPLIB's bounds its wait for SCTP send buffer space: -1 forever, 0 not
+  // at all (as rsp_recvmsg_rsplib's).
   rsp_sndrcvinfo info{};
   info.rinfo_session = session;
   info.rinfo_ppid = ppid;
@@ -777,7 +779,8 @@ ssize_t rsp_sendmsg_rsplib(int fd, const void* data, size_t length, unsigned int
   // RSPLIB passes sctp_flags to sctp_sendmsg(3): SCTP_UNORDERED is the one that concerns a
   // message rather than the association (which the session layer owns).
   if ((sctp_flags & kSctpUnordered) != 0) info.rinfo_flags |= RSP_UNORDERED;
-  return send_impl(fd, data, length, &info, static_cast<int>(msg_flags));
+  return send_impl(fd, data, length, &info, static_cast<int>(msg_flags),
+                   milliseconds(std::max(timeout_ms, 0)), timeout_ms == 0);
 }
 
 ssize_t rsp_recvmsg_rsplib(int fd, void* buffer, size_t length, struct rsp_sndrcvinfo* rinfo,

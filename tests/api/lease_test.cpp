@@ -404,6 +404,15 @@ TEST_CASE("a full send queue: EAGAIN at once when non-blocking, after RSP_SNDTIM
   CHECK(rsp_sendmsg(fd, block.data(), block.size(), nullptr, 0) == -1);
   CHECK(errno == EAGAIN);
   CHECK(std::chrono::steady_clock::now() - before >= 100ms);
+  // RSPLIB's form: its timeout_ms bounds the wait instead (0: none).
+  const auto rsplib_before = std::chrono::steady_clock::now();
+  errno = 0;
+  CHECK(rsp_sendmsg_rsplib(fd, block.data(), block.size(), 0, 0, 0, 0, 0, 0, 300) == -1);
+  CHECK(errno == EAGAIN);
+  CHECK(std::chrono::steady_clock::now() - rsplib_before >= 300ms);
+  errno = 0;
+  CHECK(rsp_sendmsg_rsplib(fd, block.data(), block.size(), 0, 0, 0, 0, 0, 0, 0) == -1);
+  CHECK(errno == EAGAIN);
 
   const timeval forever{0, 0};
   REQUIRE(rsp_setsockopt(fd, SOL_RSERPOOL, RSP_SNDTIMEO, &forever, sizeof forever) == 0);
