@@ -510,7 +510,10 @@ int rsp_bind(int fd, const struct sockaddr* addr, socklen_t addrlen) {
   auto s = lookup(fd);
   if (!s) return fail(EBADF);
   if (addr == nullptr) return fail(EFAULT);
-  if (addrlen < static_cast<socklen_t>(sizeof(sockaddr_in))) return fail(EINVAL);
+  // As bind(2): addrlen must cover the address of its family.
+  if (addrlen < static_cast<socklen_t>(sizeof(sa_family_t))) return fail(EINVAL);
+  const std::size_t needed = addr->sa_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (addrlen < static_cast<socklen_t>(needed)) return fail(EINVAL);
   return rsp_bind_rsplib(fd, addr, 1);
 }
 

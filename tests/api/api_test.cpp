@@ -109,6 +109,21 @@ TEST_CASE("rsp_read, rsp_write and rsp_close pass plain descriptors through to t
   CHECK(::fcntl(p[0], F_GETFD) == -1);  // really closed
 }
 
+TEST_CASE("rsp_bind wants the whole address of its family, as bind(2)") {
+  Library lib;
+  const int fd = rsp_socket(AF_INET6, SOCK_SEQPACKET, IPPROTO_SCTP);
+  REQUIRE(fd >= 0);
+  sockaddr_in6 six{};
+  six.sin6_family = AF_INET6;
+  six.sin6_addr = in6addr_loopback;
+  errno = 0;
+  CHECK(rsp_bind(fd, reinterpret_cast<sockaddr*>(&six), sizeof(sockaddr_in)) == -1);
+  CHECK(errno == EINVAL);
+  CHECK(rsp_bind(fd, reinterpret_cast<sockaddr*>(&six), 1) == -1);
+  CHECK(rsp_bind(fd, reinterpret_cast<sockaddr*>(&six), sizeof six) == 0);
+  rsp_close(fd);
+}
+
 TEST_CASE("pool handles must be 1..32 bytes: EINVAL otherwise") {
   Library lib;
   const int fd = new_socket();
