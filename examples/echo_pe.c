@@ -11,7 +11,7 @@
  *   -h  pool handle to register (default "echo")
  *   -c  session state demo: after each echo send an ASAP COOKIE ("echoes=N") that the PU
  *       replays to the next PE after a failover; received cookie echoes are printed.
- * stdout: "registered <PE id> <port>" once registered, "cookie-echo <session> <text>" per
+ * stdout: "registered <PE id>" once registered, "cookie-echo <session> <text>" per
  *         cookie echo. Registrars: RSP_REGISTRAR=addr:port or SERVER_ANNOUNCE.
  */
 #include <rsp/rsp.h>
