@@ -43,16 +43,22 @@ struct PoolElementProcess {
   std::uint32_t id = 0;
 };
 
-PoolElementProcess start_pe(const std::string& pool, const std::string& registrars,
-                            const char* profile = "default") {
+// A PE program (echo_pe, hold_pe): both print "registered <PE id>" once registered.
+PoolElementProcess start_element(const std::vector<std::string>& argv, const std::string& registrars,
+                                 const char* profile) {
   PoolElementProcess pe;
   pe.child = std::make_unique<Child>(
-      std::vector<std::string>{ECHO_PE_BIN, "-a", "127.0.0.1", "-h", pool, "-c"},
-      std::vector<std::string>{"RSP_REGISTRAR=" + registrars, std::string("RSP_PROFILE=") + profile});
+      argv, std::vector<std::string>{"RSP_REGISTRAR=" + registrars, std::string("RSP_PROFILE=") + profile});
   auto line = pe.child->wait_for("registered ", 20s);
-  REQUIRE_MESSAGE(line, "echo_pe did not register");
+  REQUIRE_MESSAGE(line, argv.front(), " did not register");
   pe.id = static_cast<std::uint32_t>(std::stoul(line->substr(11)));
   return pe;
+}
+
+// The draft's ECHO PE, sending a cookie ("echoes=N") after each echo.
+PoolElementProcess start_pe(const std::string& pool, const std::string& registrars,
+                            const char* profile = "default") {
+  return start_element({ECHO_PE_BIN, "-a", "127.0.0.1", "-h", pool, "-c"}, registrars, profile);
 }
 
 // The pool user side: this process, through the C API.
