@@ -195,6 +195,7 @@ void failover_scenario(Fault fault) {
       break;
     case Fault::Stop:
       victim.signal(SIGSTOP);
+      REQUIRE(victim.wait_stopped(5s));  // else it may still echo what is sent next
       break;
     case Fault::Deregister:
       victim.signal(SIGTERM);  // echo_pe: rsp_deregister, rsp_close, exit 0
@@ -339,6 +340,8 @@ void not_allowed_scenario(Fault fault) {
     CHECK(victim.wait_exit(5s));
   } else {
     victim.signal(SIGSTOP);
+    // Else its stack may still acknowledge (UNCONFIRMED) or echo what is sent next.
+    REQUIRE(victim.wait_stopped(5s));
   }
 
   // Phase 2: pipelined, mixed. Sequence numbers are the session's: kBefore + 1 onwards.
