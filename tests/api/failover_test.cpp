@@ -3,7 +3,9 @@
 // through the C API. The serving PE is killed (SIGKILL), frozen (SIGSTOP), or deregisters
 // (SIGTERM); the next messages must reach another PE, the last COOKIE must be replayed to it,
 // failover must be notified, and every message accepted with failover allowed must be echoed
-// exactly once or be reported (dropped / unconfirmed / possibly duplicated).
+// exactly once or be reported (dropped / unconfirmed / possibly duplicated). A PE that receives
+// and never answers (tests/api/hold_pe.c) serves the case of messages that reached the failed
+// PE's SCTP stack unanswered (UNCONFIRMED).
 // Registrar failure: two registrars, the first dies, PEs and PU continue with the second.
 #include <doctest/doctest.h>
 
@@ -43,16 +45,29 @@ struct PoolElementProcess {
   std::uint32_t id = 0;
 };
 
-PoolElementProcess start_pe(const std::string& pool, const std::string& registrars,
-                            const char* profile = "default") {
+// A PE program (echo_pe, hold_pe): both print "registered <PE id>" once registered.
+PoolElementProcess start_element(const std::vector<std::string>& argv, const std::string& registrars,
+                                 const char* profile) {
   PoolElementProcess pe;
   pe.child = std::make_unique<Child>(
-      std::vector<std::string>{ECHO_PE_BIN, "-a", "127.0.0.1", "-h", pool, "-c"},
-      std::vector<std::string>{"RSP_REGISTRAR=" + registrars, std::string("RSP_PROFILE=") + profile});
+      argv, std::vector<std::string>{"RSP_REGISTRAR=" + registrars, std::string("RSP_PROFILE=") + profile});
   auto line = pe.child->wait_for("registered ", 20s);
-  REQUIRE_MESSAGE(line, "echo_pe did not register");
+  REQUIRE_MESSAGE(line, argv.front(), " did not register");
   pe.id = static_cast<std::uint32_t>(std::stoul(line->substr(11)));
   return pe;
+}
+
+// The draft's ECHO PE, sending a cookie ("echoes=N") after each echo.
+PoolElementProcess start_pe(const std::string& pool, const std::string& registrars,
+                            const char* profile = "default") {
+  return start_element({ECHO_PE_BIN, "-a", "127.0.0.1", "-h", pool, "-c"}, registrars, profile);
+}
+
+// A PE that never answers; it sends one cookie ("held=N") once it received `cookie_after`
+// messages (tests/api/hold_pe.c).
+PoolElementProcess start_hold_pe(const std::string& pool, const std::string& registrars, int cookie_after) {
+  return start_element({HOLD_PE_BIN, "-a", "127.0.0.1", "-h", pool, "-k", std::to_string(cookie_after)},
+                       registrars, "default");
 }
 
 // The pool user side: this process, through the C API.
@@ -180,6 +195,7 @@ void failover_scenario(Fault fault) {
       break;
     case Fault::Stop:
       victim.signal(SIGSTOP);
+      REQUIRE(victim.wait_stopped(5s));  // else it may still echo what is sent next
       break;
     case Fault::Deregister:
       victim.signal(SIGTERM);  // echo_pe: rsp_deregister, rsp_close, exit 0
@@ -324,6 +340,8 @@ void not_allowed_scenario(Fault fault) {
     CHECK(victim.wait_exit(5s));
   } else {
     victim.signal(SIGSTOP);
+    // Else its stack may still acknowledge (UNCONFIRMED) or echo what is sent next.
+    REQUIRE(victim.wait_stopped(5s));
   }
 
   // Phase 2: pipelined, mixed. Sequence numbers are the session's: kBefore + 1 onwards.
@@ -411,7 +429,190 @@ void not_allowed_scenario(Fault fault) {
   CHECK(complete);
 }
 
+// Issue 6, the hard case: messages that reached the serving PE's SCTP stack (acknowledged) but
+// that its application never answered. A PE that holds what it receives (hold_pe) is alone in
+// the pool, so the PU picks it; the PU sends kHeld messages with failover allowed, the holder's
+// application reads them all (two echo PEs joined the pool meanwhile), and the holder is killed
+// or frozen; the PU sends kAfter more. docs/api.md's contract: each held message is either
+// UNCONFIRMED (reached the old PE's stack, not resent) or resent to the successor — and then
+// flagged POSSIBLY_DUPLICATED, since it was transmitted once; every later message reaches one
+// successor exactly once; nothing is dropped; the COMPLETE notification counts what the ranges
+// name. Which of the two a held message gets depends on whether its SACK had reached the PU
+// (the holder's stack may delay it up to 200 ms): `Ack::Awaited` waits until it has, so all
+// must be UNCONFIRMED; `Ack::NotAwaited` faults at once and accepts either.
+enum class Ack { Awaited, NotAwaited };
+
+void unconfirmed_scenario(Fault fault, Ack ack) {
+  const std::uint16_t port = free_port();
+  auto registrar = start_registrar(port);
+  const std::string pool = unique_pool("hold");
+  const std::string registrars = "127.0.0.1:" + std::to_string(port);
+  constexpr int kHeld = 6;
+  constexpr int kAfter = 5;
+  constexpr int kLast = kHeld + kAfter;
+  const bool awaited = ack == Ack::Awaited;
+  auto holder = start_hold_pe(pool, registrars, awaited ? kHeld : 0);
+  PoolUser pu({port}, RSP_PROFILE_DEFAULT);
+  REQUIRE(rsp_connect(pu.fd, reinterpret_cast<const unsigned char*>(pool.data()), pool.size()) == 0);
+  // The session is the holder's now; the successors join before the messages, so that the
+  // fault can follow their reception at once.
+  std::map<std::uint32_t, PoolElementProcess> echoers;
+  for (int i = 0; i < 2; ++i) {
+    auto pe = start_pe(pool, registrars);
+    const auto id = pe.id;
+    echoers.emplace(id, std::move(pe));
+  }
+
+  for (int seq = 1; seq <= kHeld; ++seq) pu.send(message(seq));
+  // The holder's application has read them all, so its SCTP stack received them.
+  for (int n = 1; n <= kHeld; ++n) {
+    auto line = holder.child->wait_for("received ", 10s);
+    REQUIRE_MESSAGE(line, "the holder did not receive ", message(n));
+    CHECK(*line == "received " + std::to_string(n) + " " + message(n));
+  }
+  // The holder's cookie, sent after the last one, travels with the SACK its stack still owed
+  // (a delayed SACK is bundled with outgoing DATA): once the PU holds it, the PU has seen the
+  // acknowledgement of all kHeld messages. Bounded wait; nothing else may arrive meanwhile.
+  if (awaited) {
+    for (int i = 0; i < 500 && rsp_has_cookie(pu.fd) != 1; ++i) CHECK_FALSE(pu.receive(10ms).has_value());
+    REQUIRE_MESSAGE(rsp_has_cookie(pu.fd) == 1, "the holder's cookie did not reach the PU");
+  }
+  if (fault == Fault::Kill) {
+    holder.child->signal(SIGKILL);
+    CHECK(holder.child->wait_exit(5s));
+  } else {
+    holder.child->signal(SIGSTOP);  // no ABORT: the PU's retransmissions time out
+    // Until all its threads stopped, its stack would still acknowledge the next messages.
+    REQUIRE(holder.child->wait_stopped(5s));
+  }
+  for (int seq = kHeld + 1; seq <= kLast; ++seq) pu.send(message(seq));
+
+  std::map<int, int> echoes;
+  std::set<std::uint32_t> repliers;
+  std::multiset<int> unconfirmed, duplicated, dropped;  // multisets: a seq reported twice shows
+  std::size_t seen_notes = 0;
+  auto collect = [&] {
+    for (; seen_notes < pu.notes.size(); ++seen_notes) {
+      const auto& n = pu.notes[seen_notes];
+      if (n.rn_header.rn_type != RSERPOOL_MESSAGE_STATUS) continue;
+      const auto& m = n.rn_message_status;
+      REQUIRE(m.rms_first_seq >= 1);
+      REQUIRE(m.rms_first_seq <= m.rms_last_seq);
+      REQUIRE(m.rms_last_seq <= static_cast<std::uint64_t>(kLast));
+      CHECK(m.rms_pe_id == holder.id);
+      for (auto seq = m.rms_first_seq; seq <= m.rms_last_seq; ++seq) {
+        const int q = static_cast<int>(seq);
+        if (m.rms_state == RSERPOOL_MESSAGE_UNCONFIRMED) unconfirmed.insert(q);
+        if (m.rms_state == RSERPOOL_MESSAGE_POSSIBLY_DUPLICATED) duplicated.insert(q);
+        if (m.rms_state == RSERPOOL_MESSAGE_DROPPED) dropped.insert(q);
+      }
+    }
+  };
+  auto accounted = [&] {
+    collect();
+    for (int seq = 1; seq <= kHeld; ++seq)
+      if (echoes[seq] == 0 && unconfirmed.count(seq) == 0) return false;
+    for (int seq = kHeld + 1; seq <= kLast; ++seq)
+      if (echoes[seq] == 0) return false;
+    return true;
+  };
+  auto take = [&](const PoolUser::Reply& reply) {
+    const int seq = std::stoi(reply.data.substr(4));
+    ++echoes[seq];
+    repliers.insert(reply.pe);
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 8s;
+  while (!accounted() && std::chrono::steady_clock::now() < deadline) {
+    if (auto reply = pu.receive(200ms)) take(*reply);
+  }
+  if (std::getenv("RSP_TEST_VERBOSE") != nullptr) {
+    for (const auto& n : pu.notes) rsp_print_notification(&n, stderr);
+  }
+  REQUIRE_MESSAGE(accounted(), "some messages were neither echoed nor reported unconfirmed");
+  // A resend of an unconfirmed message would still be on its way: a bounded look.
+  for (auto extra = pu.receive(500ms); extra; extra = pu.receive(500ms)) take(*extra);
+  collect();
+
+  for (int seq = 1; seq <= kHeld; ++seq) {
+    INFO(message(seq), ": echoed ", echoes[seq], ", unconfirmed ", unconfirmed.count(seq),
+         ", possibly duplicated ", duplicated.count(seq));
+    // Reported once, or resent once: never both, never neither.
+    CHECK(unconfirmed.count(seq) + static_cast<std::size_t>(echoes[seq]) == 1);
+    // The holder received it, so a resend is a possible duplicate and must say so.
+    if (echoes[seq] != 0) CHECK(duplicated.count(seq) == 1);
+    // The PU had the SACK for it before the fault (the cookie above): the old PE's stack has
+    // it, so the contract leaves one outcome, UNCONFIRMED.
+    if (awaited) CHECK(unconfirmed.count(seq) == 1);
+  }
+  for (int seq = kHeld + 1; seq <= kLast; ++seq) {
+    INFO(message(seq));
+    CHECK(echoes[seq] == 1);
+    CHECK(unconfirmed.count(seq) == 0);
+    CHECK(duplicated.count(seq) <= 1);
+    // A frozen PE looks alive until the PU's retransmissions give up (~0.7 s), so these were
+    // transmitted to it first and never acknowledged: resent, and possibly duplicated. (A
+    // killed one might be noticed sooner, and the messages queued untransmitted instead.)
+    if (fault == Fault::Stop) CHECK(duplicated.count(seq) == 1);
+  }
+  // Possibly duplicated means resent, so it reached the successor.
+  for (int seq : duplicated) CHECK_MESSAGE(echoes[seq] == 1, message(seq), " flagged possibly duplicated, echoed ", echoes[seq], " times");
+  CHECK(dropped.empty());
+  // Nothing echoed twice without notice (and here nothing at all: the holder echoes nothing).
+  for (const auto& [seq, count] : echoes)
+    CHECK_MESSAGE((count <= 1 || duplicated.count(seq) != 0), message(seq), " echoed ", count, " times without notice");
+
+  // One successor answered, one of the echo PEs.
+  CHECK(repliers.size() == 1);
+  const std::uint32_t successor = repliers.empty() ? 0 : *repliers.begin();
+  CHECK(echoers.count(successor) == 1);
+
+  // Failover notified, and COMPLETE counts what the ranges name: unconfirmed exactly (they come
+  // only with a report), possibly duplicated at least (late returns come without a FAILOVER).
+  bool necessary = false;
+  int complete = 0;
+  std::uint64_t rf_unconfirmed = 0, rf_duplicated = 0, rf_dropped = 0;
+  for (const auto& n : pu.notes) {
+    if (n.rn_header.rn_type != RSERPOOL_FAILOVER) continue;
+    const auto& f = n.rn_failover;
+    if (f.rf_state == RSERPOOL_FAILOVER_NECESSARY && f.rf_from_pe == holder.id) necessary = true;
+    CHECK(f.rf_state != RSERPOOL_FAILOVER_FAILED);
+    if (f.rf_state != RSERPOOL_FAILOVER_COMPLETE) continue;
+    ++complete;
+    CHECK(f.rf_from_pe == holder.id);
+    CHECK(f.rf_to_pe == successor);
+    CHECK(f.rf_has_cookie == (awaited ? 1 : 0));
+    CHECK(f.rf_possibly_duplicated <= f.rf_resent);
+    rf_unconfirmed += f.rf_unconfirmed;
+    rf_duplicated += f.rf_possibly_duplicated;
+    rf_dropped += f.rf_dropped;
+  }
+  CHECK(necessary);
+  CHECK(complete == 1);
+  CHECK(rf_unconfirmed == unconfirmed.size());
+  CHECK(rf_duplicated <= duplicated.size());
+  CHECK(rf_dropped == 0);
+
+  // The successor got the holder's cookie (COOKIE_ECHO, RFC 5352 §3.9).
+  if (awaited && echoers.count(successor) == 1) {
+    auto echo = echoers.at(successor).child->wait_for("cookie-echo ", 5s);
+    REQUIRE_MESSAGE(echo, "the successor PE saw no cookie echo");
+    CHECK(echo->find("held=" + std::to_string(kHeld)) != std::string::npos);
+  }
+}
+
 }  // namespace
+
+TEST_CASE("serving PE killed while holding messages unanswered: they are UNCONFIRMED, later ones reach a successor once") {
+  unconfirmed_scenario(Fault::Kill, Ack::Awaited);
+}
+
+TEST_CASE("serving PE frozen while holding messages unanswered: they are UNCONFIRMED, later ones reach a successor once") {
+  unconfirmed_scenario(Fault::Stop, Ack::Awaited);
+}
+
+TEST_CASE("serving PE killed right after its application read messages it never answers: each is UNCONFIRMED or resent as possibly duplicated") {
+  unconfirmed_scenario(Fault::Kill, Ack::NotAwaited);
+}
 
 TEST_CASE("failover not allowed, serving PE frozen: pending not-allowed messages are DROPPED by seq, allowed ones resent once") {
   not_allowed_scenario(Fault::Stop);

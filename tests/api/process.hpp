@@ -101,6 +101,29 @@ class Child {
       if (line->rfind(prefix, 0) == 0) return line;
     }
   }
+  // Waits (bounded) until a SIGSTOP sent to the child took effect: kill(2) returns before the
+  // child's threads stop, and until they all have, its SCTP stack may still acknowledge what
+  // arrives. The parent learns of the stop once the whole thread group stopped (WUNTRACED).
+  bool wait_stopped(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      const pid_t r = ::waitpid(pid_, &status, WNOHANG | WUNTRACED);
+      if (r == pid_ && WIFSTOPPED(status)) return true;
+      if (r == pid_) {  // it exited instead
+        pid_ = -1;
+        return false;
+      }
+      pollfd p{out_, POLLIN, 0};
+      ::poll(&p, 1, 2);  // a short tick; what the child printed meanwhile is kept
+      char sink[512];
+      if (p.revents & POLLIN) {
+        const ssize_t n = ::read(out_, sink, sizeof sink);
+        if (n > 0) buffer_.append(sink, static_cast<std::size_t>(n));
+      }
+    }
+    return false;
+  }
   // Waits for the child to exit (bounded); returns its exit status or nullopt.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
