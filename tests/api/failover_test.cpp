@@ -693,18 +693,39 @@ TEST_CASE("registrar failure: PEs re-register with and the PU resolves through t
     ids.insert(pes.back().id);
   }
   PoolUser pu({port1, port2}, RSP_PROFILE_LOW_LATENCY);
+  // Every resolution below asks a registrar: none is answered from the cache.
+  const unsigned int no_cache = 1;
+  REQUIRE(rsp_setsockopt(pu.fd, SOL_RSERPOOL, RSP_STALE_CACHE, &no_cache, sizeof no_cache) == 0);
   const auto* handle = reinterpret_cast<const unsigned char*>(pool.data());
   rsp_poolinfo* info = nullptr;
   REQUIRE(rsp_getpoolinfo(pu.fd, handle, pool.size(), 10, &info) == 3);
   rsp_freepoolinfo(info);
 
+  // RSERPOOL_REGISTRAR_CHANGE notifications for the registrar on `port`.
+  auto told = [&](unsigned state, std::uint16_t port) {
+    for (const auto& n : pu.notes) {
+      if (n.rn_header.rn_type != RSERPOOL_REGISTRAR_CHANGE) continue;
+      const auto& change = n.rn_registrar_change;
+      if (change.rrc_state != state || change.rrc_address.ss_family != AF_INET) continue;
+      if (ntohs(reinterpret_cast<const sockaddr_in*>(&change.rrc_address)->sin_port) == port) return true;
+    }
+    return false;
+  };
+  pu.receive(10ms);  // collects what is queued
+  CHECK(told(RSERPOOL_REGISTRAR_FOUND, port1));
+  CHECK_FALSE(told(RSERPOOL_REGISTRAR_FOUND, port2));
+
   first->signal(SIGKILL);
   REQUIRE(first->wait_exit(5s));
 
-  // Only the second registrar can answer now; it knows the PEs once they re-registered.
+  // Only the second registrar can answer now; it knows the PEs once they re-registered, and the
+  // PU is told it lost the first and found the second.
   std::set<std::uint32_t> seen;
+  auto done = [&] {
+    return seen == ids && told(RSERPOOL_REGISTRAR_LOST, port1) && told(RSERPOOL_REGISTRAR_FOUND, port2);
+  };
   const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (seen != ids && std::chrono::steady_clock::now() < deadline) {
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
     info = nullptr;
     seen.clear();
     if (rsp_getpoolinfo(pu.fd, handle, pool.size(), 10, &info) > 0) {
@@ -713,7 +734,12 @@ TEST_CASE("registrar failure: PEs re-register with and the PU resolves through t
     rsp_freepoolinfo(info);
     pu.receive(200ms);  // bounded pause that also collects notifications
   }
+  if (std::getenv("RSP_TEST_VERBOSE") != nullptr) {
+    for (const auto& n : pu.notes) rsp_print_notification(&n, stderr);
+  }
   CHECK(seen == ids);
+  CHECK(told(RSERPOOL_REGISTRAR_LOST, port1));
+  CHECK(told(RSERPOOL_REGISTRAR_FOUND, port2));
 
   REQUIRE(rsp_connect(pu.fd, handle, pool.size()) == 0);
   pu.send("after registrar failure");
@@ -721,6 +747,53 @@ TEST_CASE("registrar failure: PEs re-register with and the PU resolves through t
   REQUIRE(reply);
   CHECK(reply->data == "after registrar failure");
   CHECK(ids.count(reply->pe) == 1);
+}
+
+TEST_CASE("rsp_forcefailover and rsp_reportfailure move the session to another PE, and say so") {
+  const std::uint16_t port = free_port();
+  auto registrar = start_registrar(port);
+  const std::string pool = unique_pool("force");
+  const std::string registrars = "127.0.0.1:" + std::to_string(port);
+  std::map<std::uint32_t, PoolElementProcess> pes;
+  for (int i = 0; i < 3; ++i) {
+    auto pe = start_pe(pool, registrars);
+    const auto id = pe.id;
+    pes.emplace(id, std::move(pe));
+  }
+  PoolUser pu({port}, RSP_PROFILE_DEFAULT);
+  REQUIRE(rsp_connect(pu.fd, reinterpret_cast<const unsigned char*>(pool.data()), pool.size()) == 0);
+  auto echo = [&](const std::string& text) {
+    pu.send(text);
+    auto reply = pu.receive(10s);
+    REQUIRE_MESSAGE(reply, "no echo for ", text);
+    CHECK(reply->data == text);
+    return reply->pe;
+  };
+  auto completed = [&](std::uint32_t from, std::uint32_t to) {
+    for (const auto& n : pu.notes) {
+      if (n.rn_header.rn_type == RSERPOOL_FAILOVER && n.rn_failover.rf_state == RSERPOOL_FAILOVER_COMPLETE &&
+          n.rn_failover.rf_from_pe == from && n.rn_failover.rf_to_pe == to)
+        return true;
+    }
+    return false;
+  };
+  const std::uint32_t first = echo("one");
+  REQUIRE(pes.count(first) == 1);
+
+  REQUIRE(rsp_forcefailover(pu.fd, 0, 0) == 0);
+  const std::uint32_t second = echo("two");
+  CHECK(second != first);
+  CHECK(pes.count(second) == 1);
+  CHECK(completed(first, second));
+
+  // The session's PE reported unreachable (ENDPOINT_UNREACHABLE to the registrar): another PE.
+  REQUIRE(rsp_reportfailure(pu.fd, nullptr, 0, 0) == 0);
+  const std::uint32_t third = echo("three");
+  CHECK(third != second);
+  CHECK(completed(second, third));
+  // Reported PEs are a last resort for a while: a further forced failover avoids `second`.
+  REQUIRE(rsp_forcefailover(pu.fd, 0, 0) == 0);
+  CHECK(echo("four") != second);
 }
 
 TEST_CASE("the draft's ECHO pool user example echoes its input through the ECHO pool element") {
