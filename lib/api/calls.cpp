@@ -225,6 +225,8 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
     assert(r->lease().held_by_this_thread());
     const auto payload = bytes_of(data, length);
     if (s->pool_element) {
+      // A PE answers its sessions; it does not address PEs or pools (draft §2.1 is the PU's).
+      if ((info_flags & (RSP_PE_HANDLE | RSP_POOL_HANDLE)) != 0) return EINVAL;
       const auto session = pe_session(*s, sinfo != nullptr ? sinfo->rinfo_session : 0);
       if (!session) return EDESTADDRREQ;
       auto sent = s->pool_element->send(*session, payload, send);
@@ -256,7 +258,8 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
   };
   // The destination is known to exist: a PE's named session, a PU's own session that is not
   // in the Failed state.
-  const bool pe_fast = s->registered_pe && sinfo != nullptr && sinfo->rinfo_session != 0;
+  const bool pe_fast = s->registered_pe && sinfo != nullptr && sinfo->rinfo_session != 0 &&
+                       (info_flags & (RSP_PE_HANDLE | RSP_POOL_HANDLE)) == 0;
   const bool pu_fast = !s->registered_pe && s->connected_session != asap::kNoSession &&
                        !s->session_failed && !pool &&
                        (sinfo == nullptr || sinfo->rinfo_session == 0 ||

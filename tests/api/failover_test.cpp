@@ -678,6 +678,72 @@ TEST_CASE("rsp_getpoolinfo lists every PE of the pool with its policy and transp
   CHECK(errno == ENOENT);
 }
 
+TEST_CASE("rsp_register's policy values reach rsp_getpoolinfo; registering again updates the load; rsp_close deregisters") {
+  const std::uint16_t port = free_port();
+  auto registrar = start_registrar(port);
+  PoolUser pu({port}, RSP_PROFILE_DEFAULT);  // this process is the PU and, below, the PE
+  const unsigned int no_cache = 1;
+  REQUIRE(rsp_setsockopt(pu.fd, SOL_RSERPOOL, RSP_STALE_CACHE, &no_cache, sizeof no_cache) == 0);
+  const std::string pool = unique_pool("load");
+  const auto* handle = reinterpret_cast<const unsigned char*>(pool.data());
+
+  const int pe = rsp_socket(AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP);
+  REQUIRE(pe >= 0);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(rsp_bind(pe, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0);
+  rsp_loadinfo load{};
+  load.rli_policy = RSP_LEAST_USED_DEGRADATION;
+  load.rli_load = 0x20000000;
+  load.rli_load_degradation = 0x01000000;
+  REQUIRE(rsp_register(pe, handle, pool.size(), &load) == 0);
+  std::uint32_t id = 0;
+  REQUIRE(rsp_getsockname(pe, nullptr, nullptr, &id) == 0);
+
+  // The registrar's view of the pool's only PE, through a resolution.
+  auto listed = [&]() -> std::optional<rsp_loadinfo> {
+    rsp_poolinfo* info = nullptr;
+    if (rsp_getpoolinfo(pu.fd, handle, pool.size(), 10, &info) != 1) return std::nullopt;
+    std::optional<rsp_loadinfo> out;
+    if (info->pi_first->pi_pe_id == id) out = info->pi_first->pi_loadinfo;
+    rsp_freepoolinfo(info);
+    return out;
+  };
+  auto first = listed();
+  REQUIRE(first);
+  CHECK(first->rli_policy == RSP_LEAST_USED_DEGRADATION);
+  CHECK(first->rli_load == 0x20000000);
+  CHECK(first->rli_load_degradation == 0x01000000);
+  // A PE socket answers its sessions; it cannot address a PE or a pool.
+  rsp_sndrcvinfo to_pe{};
+  to_pe.rinfo_flags = RSP_PE_HANDLE;
+  to_pe.rinfo_session = 1;
+  to_pe.rinfo_pe_id = id;
+  errno = 0;
+  CHECK(rsp_sendmsg(pe, "x", 1, &to_pe, 0) == -1);
+  CHECK(errno == EINVAL);
+
+  // RSPLIB's way of updating the load: rsp_register again (a re-registration at once).
+  load.rli_load = 0x60000000;
+  REQUIRE(rsp_register(pe, handle, pool.size(), &load) == 0);
+  std::optional<rsp_loadinfo> now;
+  for (int i = 0; i < 100 && !(now && now->rli_load == 0x60000000); ++i) {
+    now = listed();
+    pu.receive(20ms);  // bounded pause
+  }
+  REQUIRE(now);
+  CHECK(now->rli_load == 0x60000000);
+  CHECK(now->rli_load_degradation == 0x01000000);
+
+  // rsp_close of a registered socket deregisters it (draft §4): the pool is gone.
+  REQUIRE(rsp_close(pe) == 0);
+  rsp_poolinfo* info = nullptr;
+  errno = 0;
+  CHECK(rsp_getpoolinfo(pu.fd, handle, pool.size(), 10, &info) == -1);
+  CHECK(errno == ENOENT);
+}
+
 TEST_CASE("registrar failure: PEs re-register with and the PU resolves through the second") {
   const std::uint16_t port1 = free_port();
   const std::uint16_t port2 = free_port();
@@ -794,6 +860,41 @@ TEST_CASE("rsp_forcefailover and rsp_reportfailure move the session to another P
   // Reported PEs are a last resort for a while: a further forced failover avoids `second`.
   REQUIRE(rsp_forcefailover(pu.fd, 0, 0) == 0);
   CHECK(echo("four") != second);
+
+  // Addressed sends (draft §2.1): to a PE by its handle, whichever PE the session has now.
+  for (const auto& [pe_id, process] : pes) {
+    if (pe_id == second) continue;  // reported unreachable: still asked for when named, but slow
+    rsp_sndrcvinfo to_pe{};
+    to_pe.rinfo_flags = RSP_PE_HANDLE;
+    to_pe.rinfo_pe_id = pe_id;
+    const std::string text = "to " + std::to_string(pe_id);
+    REQUIRE(rsp_sendmsg(pu.fd, text.data(), text.size(), &to_pe, 0) == static_cast<ssize_t>(text.size()));
+    auto reply = pu.receive(10s);
+    REQUIRE(reply);
+    CHECK(reply->data == text);
+    CHECK(reply->pe == pe_id);
+  }
+  // To a pool by its handle, on a socket that never called rsp_connect.
+  const int other = rsp_socket(AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP);
+  REQUIRE(other >= 0);
+  rsp_sndrcvinfo to_pool{};
+  to_pool.rinfo_flags = RSP_POOL_HANDLE;
+  std::memcpy(to_pool.rinfo_pool_handle, pool.data(), pool.size());
+  to_pool.rinfo_pool_handle_size = pool.size();
+  REQUIRE(rsp_sendmsg(other, "by pool", 7, &to_pool, 0) == 7);
+  char buf[64];
+  rsp_sndrcvinfo from{};
+  int flags = 0;
+  ssize_t n = 0;
+  const timeval ten{10, 0};
+  REQUIRE(rsp_setsockopt(other, SOL_RSERPOOL, RSP_RCVTIMEO, &ten, sizeof ten) == 0);
+  do {
+    n = rsp_recvmsg(other, buf, sizeof buf, &from, &flags);
+  } while (n > 0 && (flags & MSG_RSERPOOL_NOTIFICATION) != 0);
+  REQUIRE(n == 7);
+  CHECK(std::string(buf, 7) == "by pool");
+  CHECK(pes.count(from.rinfo_pe_id) == 1);
+  rsp_close(other);
 }
 
 TEST_CASE("the draft's ECHO pool user example echoes its input through the ECHO pool element") {
