@@ -182,12 +182,6 @@ int connect_impl(int fd, const unsigned char* pool_handle, std::size_t size,
   return opened == 0 ? 0 : fail(opened);
 }
 
-transport::Endpoint* data_endpoint(Socket& s) {
-  if (s.pool_element) return s.pool_element->data_endpoint();
-  if (s.pool_user) return s.pool_user->data_endpoint();
-  return nullptr;
-}
-
 // `timeout`: the call's own bound on waiting for room (RSPLIB's timeout_ms), instead of
 // RSP_SNDTIMEO; `nonblocking`: the call never waits, whatever the socket's mode.
 ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcvinfo* sinfo,
@@ -276,7 +270,7 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
         // burst, as the echo PE and a pipelining PU do. Its packets are held back to go out
         // together (one sendmmsg instead of a sendto each) with the answer to the burst's last
         // message, or at the io's next turn (transport::Endpoint::hold_output).
-        transport::Endpoint* endpoint = data_endpoint(*s);
+        transport::Endpoint* endpoint = s->data_endpoint();
         const bool burst = endpoint != nullptr && s->readable();
         if (burst) endpoint->hold_output(true);
         const int error = send_now();
@@ -384,6 +378,12 @@ ssize_t recv_impl(int fd, void* buffer, std::size_t length, rsp_sndrcvinfo* info
   for (;;) {
     auto piece = s->pop(static_cast<char*>(buffer) + total, length - total, data_only);
     if (piece) {
+      if (piece->resume_receiving) {
+        // Read down to half the limit: the transport may deliver again (lease holder's work).
+        Runtime::get()->lease().post([weak = std::weak_ptr<Socket>(s)] {
+          if (auto socket = weak.lock()) socket->resume_receiving();
+        });
+      }
       total += piece->bytes;
       flags_out = piece->msg_flags;
       if (info != nullptr) *info = piece->info;

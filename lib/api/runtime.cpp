@@ -47,10 +47,42 @@ void Socket::drain_locked() {
 void Socket::push(QueuedItem item) {
   std::lock_guard lock(mutex_);
   if (closed_) return;
+  queued_bytes_ += item.data.size();
   queue_.push_back(std::move(item));
   // The thread that runs the io while it waits on this socket takes the item itself before it
   // returns; end_receive() makes the eventfd right for what it leaves.
   if (receiver_ != std::this_thread::get_id()) signal_locked();
+}
+
+void Socket::push_received(QueuedItem item) {
+  push(std::move(item));
+  {
+    std::lock_guard lock(mutex_);
+    if (receiving_paused_ || closed_ || queued_bytes_ <= kReceiveLimit) return;
+    receiving_paused_ = true;
+  }
+  if (auto* endpoint = data_endpoint()) endpoint->pause_receiving(true);
+}
+
+void Socket::resume_receiving() {
+  {
+    std::lock_guard lock(mutex_);
+    resume_posted_ = false;
+    if (!receiving_paused_ || queued_bytes_ > kReceiveLimit / 2) return;
+    receiving_paused_ = false;
+  }
+  if (auto* endpoint = data_endpoint()) endpoint->pause_receiving(false);
+}
+
+std::size_t Socket::queued_bytes() const {
+  std::lock_guard lock(mutex_);
+  return queued_bytes_;
+}
+
+transport::Endpoint* Socket::data_endpoint() const {
+  if (pool_element) return pool_element->data_endpoint();
+  if (pool_user) return pool_user->data_endpoint();
+  return nullptr;
 }
 
 void Socket::begin_receive() {
@@ -89,6 +121,7 @@ std::optional<Socket::Piece> Socket::pop(void* buffer, std::size_t length,
   std::lock_guard lock(mutex_);
   // rsp_read/rsp_recv return user data only: notifications and cookie echoes are skipped.
   while (!queue_.empty() && skip_notifications && queue_.front().msg_flags != 0) {
+    queued_bytes_ -= queue_.front().data.size();
     queue_.pop_front();
   }
   if (queue_.empty()) {
@@ -107,9 +140,14 @@ std::optional<Socket::Piece> Socket::pop(void* buffer, std::size_t length,
   if (piece.bytes == remaining || notification) {
     piece.msg_flags |= MSG_EOR;
     if (piece.bytes < remaining) piece.msg_flags |= MSG_TRUNC;
+    queued_bytes_ -= item.data.size();
     // Copied out: the storage serves a later received message (transport/payload_pool.hpp).
     transport::recycle_payload(std::move(item.data));
     queue_.pop_front();
+    if (receiving_paused_ && !resume_posted_ && queued_bytes_ <= kReceiveLimit / 2) {
+      resume_posted_ = true;
+      piece.resume_receiving = true;
+    }
     if (queue_.empty()) drain_locked();
   } else {
     item.offset += piece.bytes;  // SCTP-style partial delivery: the rest comes next
@@ -121,6 +159,7 @@ void Socket::mark_closed() {
   std::lock_guard lock(mutex_);
   closed_ = true;
   queue_.clear();
+  queued_bytes_ = 0;
   signal_locked();  // wakes blocked receivers, which then see closed()
 }
 

@@ -77,10 +77,28 @@ class Socket : public std::enable_shared_from_this<Socket> {
     std::size_t bytes = 0;
     int msg_flags = 0;
     rsp_sndrcvinfo info{};
+    // The queue went down to half the limit while receiving is paused: the caller posts
+    // resume_receiving() to the lease holder (it is posted once per pause).
+    bool resume_receiving = false;
   };
   std::optional<Piece> pop(void* buffer, std::size_t length, bool skip_notifications);
   void mark_closed();
   bool closed() const;
+
+  // Receive flow control: a socket whose queue holds more than kReceiveLimit bytes stops taking
+  // messages from its transport (transport::Endpoint::pause_receiving), so that a peer sending
+  // faster than the application reads is slowed down by SCTP instead of growing this queue;
+  // it takes them again once the application has read it down to half.
+  static constexpr std::size_t kReceiveLimit = std::size_t{1} << 20;
+  // Lease holder, in a message handler: queues a received message and pauses the transport when
+  // the queue is over the limit.
+  void push_received(QueuedItem item);
+  // Lease holder: takes messages from the transport again if the queue is down to half.
+  void resume_receiving();
+  std::size_t queued_bytes() const;  // diagnostics for tests
+  // Lease holder: the endpoint the socket's messages come through (nullptr before
+  // rsp_register/rsp_connect).
+  transport::Endpoint* data_endpoint() const;
   // A receiving thread about to run the io itself (receive_window.cpp): items that its own
   // handlers queue meanwhile do not signal the eventfd (a write now and a read when it pops
   // them); end_receive(), before its call returns, signals for whatever it leaves queued.
@@ -119,6 +137,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
  private:
   mutable std::mutex mutex_;
   std::deque<QueuedItem> queue_;
+  std::size_t queued_bytes_ = 0;    // of the items in queue_
+  bool receiving_paused_ = false;   // the transport is paused (push_received)
+  bool resume_posted_ = false;      // a Piece asked for resume_receiving()
   SocketOptions options_;
   bool closed_ = false;
   bool signalled_ = false;       // the eventfd counter is 1

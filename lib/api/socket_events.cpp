@@ -242,7 +242,7 @@ asap::PoolUserHandlers pool_user_handlers(const std::shared_ptr<Socket>& socket)
       if (auto it = s->last_seq.find(static_cast<asap::SessionId>(item.info.rinfo_session));
           it != s->last_seq.end())
         item.info.rinfo_seq = it->second;
-      s->push(std::move(item));
+      s->push_received(std::move(item));
     }
   };
   return h;
@@ -255,7 +255,7 @@ asap::PoolElementHandlers pool_element_handlers(const std::shared_ptr<Socket>& s
     if (auto s = weak.lock()) on_pool_element_event(*s, e);
   };
   h.on_message = [weak](asap::ReceivedData&& data) {
-    if (auto s = weak.lock()) s->push(item_of(std::move(data), 0));
+    if (auto s = weak.lock()) s->push_received(item_of(std::move(data), 0));
   };
   h.on_cookie_echo = [weak](asap::SessionId session, std::vector<std::byte> cookie) {
     if (auto s = weak.lock()) {
@@ -263,7 +263,7 @@ asap::PoolElementHandlers pool_element_handlers(const std::shared_ptr<Socket>& s
       item.msg_flags = MSG_RSERPOOL_COOKIE_ECHO;
       item.info.rinfo_session = static_cast<rserpool_session_t>(session);
       item.data = std::move(cookie);
-      s->push(std::move(item));
+      s->push_received(std::move(item));
     }
   };
   return h;

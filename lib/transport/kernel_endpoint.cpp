@@ -91,6 +91,7 @@ class KernelEndpoint final : public Endpoint {
   std::vector<AssociationId> associations() const override;
   TransportResult<void> set_parameters(const AssociationParameters& parameters) override;
   void close() override;
+  void pause_receiving(bool paused) override;
 
  private:
   int fd() const { return socket_.is_open() ? const_cast<stream_descriptor&>(socket_).native_handle() : -1; }
@@ -125,6 +126,7 @@ class KernelEndpoint final : public Endpoint {
   std::vector<std::byte> notification_;  // a notification read in pieces
   std::vector<std::byte> rx_;
   bool read_armed_ = false;
+  bool paused_ = false;  // pause_receiving(true): the socket is not read (nor waited on)
   bool write_armed_ = false;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // weak copies guard queued work
 };
@@ -483,9 +485,18 @@ void KernelEndpoint::arm_write() {
                      });
 }
 
+void KernelEndpoint::pause_receiving(bool paused) {
+  paused_ = paused;
+  // Readiness is level-triggered: a wait armed now completes at once if data waits.
+  if (!paused) arm_read();
+}
+
 void KernelEndpoint::on_readable() {
   const std::weak_ptr<int> token = alive_;
   for (std::size_t reads = 0; reads < kMaxReadsPerWakeup; ++reads) {
+    // Paused: what arrives stays in the kernel's receive buffer, whose window then closes;
+    // pause_receiving(false) arms the wait again.
+    if (paused_) return;
     sockaddr_storage from{};
     alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(sctp_rcvinfo)) + 64> control{};
     iovec iov{rx_.data(), rx_.size()};

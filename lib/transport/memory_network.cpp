@@ -2,6 +2,7 @@
 #include "rsp/transport/memory_network.hpp"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 #include <utility>
@@ -252,7 +253,29 @@ class MemoryEndpoint final : public Endpoint {
     m.stream = info.stream;
     m.unordered = info.unordered;
     m.payload = std::move(bytes);
+    // Paused, or earlier messages still held: in order, after them.
+    if (paused_ || !held_.empty()) {
+      held_.push_back(std::move(m));
+      return;
+    }
     if (auto h = handlers_.on_message) h(std::move(m));
+  }
+
+  void pause_receiving(bool paused) override {
+    paused_ = paused;
+    if (paused || held_.empty()) return;
+    post([this_port = port_](State& s) {
+      if (auto* self = s.find(this_port)) self->release_held();
+    });
+  }
+
+  void release_held() {
+    while (!paused_ && !held_.empty() && open_ && !failed_) {
+      ReceivedMessage m = std::move(held_.front());
+      held_.pop_front();
+      if (associations_.count(m.association) == 0) continue;  // ended meanwhile
+      if (auto h = handlers_.on_message) h(std::move(m));
+    }
   }
 
   void return_unsent(AssociationId id, const SendInfo& info, std::vector<std::byte> bytes, bool sent) {
@@ -328,6 +351,8 @@ class MemoryEndpoint final : public Endpoint {
   std::map<AssociationId, MemoryAssociation> associations_;
   bool open_ = true;
   bool failed_ = false;
+  bool paused_ = false;                // pause_receiving(true)
+  std::deque<ReceivedMessage> held_;   // delivered while paused, in order
 };
 
 }  // namespace memory_network_impl

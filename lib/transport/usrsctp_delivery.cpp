@@ -26,10 +26,20 @@ void UsrsctpEndpoint::schedule_drain() {
   });
 }
 
+void UsrsctpEndpoint::pause_receiving(bool paused) {
+  paused_ = paused;
+  // What arrived meanwhile waits in usrsctp's socket buffer: read it at the io's next turn.
+  if (!paused) schedule_drain();
+}
+
 void UsrsctpEndpoint::drain() {
   const std::weak_ptr<int> token = alive_;
   readable_ = false;
   while (sctp_ != nullptr) {
+    // Left in usrsctp's receive buffer; its window closes once that is full (the peer then gets
+    // WouldBlock). pause_receiving(false) drains again (readable_ stays false meanwhile, or every
+    // StackCall would post another drain).
+    if (paused_) return;
     sockaddr_conn from{};
     socklen_t fromlen = sizeof from;
     sctp_rcvinfo info{};

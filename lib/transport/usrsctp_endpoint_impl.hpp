@@ -94,6 +94,7 @@ class UsrsctpEndpoint final : public Endpoint, public usrsctp_detail::PacketSink
   TransportResult<void> set_parameters(const AssociationParameters& parameters) override;
   void close() override;
   void hold_output(bool hold) override;
+  void pause_receiving(bool paused) override;
 
   void output(Peer& peer, const void* packet, std::size_t length) override;
   void after_timers() override {
@@ -169,6 +170,7 @@ class UsrsctpEndpoint final : public Endpoint, public usrsctp_detail::PacketSink
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  // weak copies guard posted work
 
   bool readable_ = false;      // usrsctp raised an upcall: messages or notifications may wait
+  bool paused_ = false;        // pause_receiving(true): drains read nothing
   bool drain_posted_ = false;
   int stack_calls_ = 0;        // depth of our calls into usrsctp (StackCall)
   bool want_writable_ = false;  // a send said WouldBlock: hint on_writable after the next input

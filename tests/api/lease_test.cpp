@@ -432,6 +432,65 @@ TEST_CASE("a full send queue: EAGAIN at once when non-blocking, after RSP_SNDTIM
   rsp_close(fd);
 }
 
+TEST_CASE("a PU that stops reading: its queue stops near the receive limit, the PE and then the PU's sends back up; read, every reply arrives in order") {
+  EchoPool pool("slow");
+  Library lib(pool.port);
+  const int fd = new_socket();
+  const timeval ten{10, 0};
+  REQUIRE(rsp_setsockopt(fd, SOL_RSERPOOL, RSP_RCVTIMEO, &ten, sizeof ten) == 0);
+  REQUIRE(pool.connect(fd) == 0);
+  auto receive = [&] {
+    static char buf[8192];
+    int flags = 0;
+    ssize_t n = 0;
+    do {
+      n = rsp_recvmsg(fd, buf, sizeof buf, nullptr, &flags);
+    } while (n > 0 && (flags & MSG_RSERPOOL_NOTIFICATION) != 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+  };
+  REQUIRE(rsp_sendmsg(fd, "hello", 5, nullptr, 0) == 5);
+  REQUIRE(receive() == "hello");
+
+  // Sends without reading, until they find no room even after the io thread had time to move
+  // things along. The cap (80 MB) ends a run where nothing pushes back.
+  constexpr int kCap = 20000;
+  int accepted = 0;
+  bool blocked = false;
+  while (!blocked && accepted < kCap) {
+    const std::string text = std::to_string(accepted) + std::string(4090, '.');
+    if (rsp_sendmsg(fd, text.data(), text.size(), nullptr, MSG_DONTWAIT) == static_cast<ssize_t>(text.size())) {
+      ++accepted;
+      continue;
+    }
+    REQUIRE(errno == EAGAIN);
+    std::this_thread::sleep_for(100ms);  // the io thread runs meanwhile
+    if (rsp_sendmsg(fd, text.data(), text.size(), nullptr, MSG_DONTWAIT) == static_cast<ssize_t>(text.size()))
+      ++accepted;
+    else
+      blocked = (errno == EAGAIN);
+  }
+  MESSAGE("accepted " << accepted);
+  CHECK(blocked);
+  // The replies the PU did not read wait in its queue: about the limit, not everything.
+  const auto socket = lib.runtime().find(fd);
+  REQUIRE(socket);
+  CHECK(socket->queued_bytes() <= rsp::api::Socket::kReceiveLimit + 512 * 1024);
+
+  // Read: every accepted message comes back, in order.
+  int echoed = 0;
+  while (echoed < accepted) {
+    const std::string reply = receive();
+    if (reply.empty()) break;
+    if (reply.substr(0, reply.find('.')) != std::to_string(echoed)) {
+      FAIL_CHECK("reply " << echoed << " was " << reply.substr(0, 16));
+      break;
+    }
+    ++echoed;
+  }
+  CHECK(echoed == accepted);
+  rsp_close(fd);
+}
+
 TEST_CASE("rsp_poll hands the io to the io thread: a reply arrives while the caller waits in it") {
   EchoPool pool("poll");
   Library lib(pool.port);

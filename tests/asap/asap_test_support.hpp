@@ -134,6 +134,7 @@ class SilentPeersEndpoint final : public transport::Endpoint {
   std::optional<transport::AssociationStatus> status(transport::AssociationId a) const override {
     return inner_->status(a);
   }
+  void pause_receiving(bool paused) override { inner_->pause_receiving(paused); }
   std::vector<transport::AssociationId> associations() const override {
     auto all = inner_->associations();
     for (const auto& [a, timer] : silent_) all.push_back(a);

@@ -115,6 +115,11 @@ TEST_CASE("kernel backend: handlers never run inside the caller's send, connect 
   scenarios::handlers_never_run_inside_a_call(kernel_options);
 }
 
+TEST_CASE("kernel backend: a paused receiver pushes back on its sender; resumed, everything arrives in order") {
+  if (!have_kernel_sctp()) return;
+  scenarios::a_paused_receiver_pushes_back_on_its_sender(kernel_options);
+}
+
 TEST_CASE("kernel backend: a multi-homed endpoint binds every address and the peer learns them all") {
   if (!have_kernel_sctp()) return;
   // The VM's dummy interface rsp0 carries 10.99.0.1 and 10.99.0.2 (scripts/vm/init).

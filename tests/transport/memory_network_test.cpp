@@ -128,3 +128,20 @@ TEST_CASE_FIXTURE(ServerAndClient, "memory network: a disconnected pair loses it
   drain(io);
   CHECK(c.events.back().kind == AssociationEventKind::Up);
 }
+
+TEST_CASE_FIXTURE(ServerAndClient, "memory network: a paused endpoint holds deliveries back and gives them, in order, once resumed") {
+  auto id = client->send_to(loopback(server->local_port()), bytes("0"), SendInfo{});
+  REQUIRE(id);
+  drain(io);
+  REQUIRE(s.messages.size() == 1);
+  server->pause_receiving(true);
+  for (char c = '1'; c <= '3'; ++c) REQUIRE(client->send(*id, bytes(std::string(1, c)), SendInfo{}));
+  drain(io);
+  CHECK(s.messages.size() == 1);
+  server->pause_receiving(false);
+  REQUIRE(client->send(*id, bytes("4"), SendInfo{}));  // after the held ones
+  CHECK(s.messages.size() == 1);  // nothing inside the call
+  drain(io);
+  REQUIRE(s.messages.size() == 5);
+  for (std::size_t i = 0; i < 5; ++i) CHECK(s.messages[i].payload == bytes(std::string(1, static_cast<char>('0' + i))));
+}

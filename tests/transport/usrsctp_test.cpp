@@ -62,6 +62,10 @@ TEST_CASE("udp backend: handlers never run inside the caller's send, connect or 
   scenarios::handlers_never_run_inside_a_call(udp_options);
 }
 
+TEST_CASE("udp backend: a paused receiver pushes back on its sender; resumed, everything arrives in order") {
+  scenarios::a_paused_receiver_pushes_back_on_its_sender(udp_options);
+}
+
 TEST_CASE("udp backend: a port-0 endpoint binds the same number for UDP and SCTP") {
   boost::asio::io_context io;
   auto ep = open_or_fail(io, udp_options());

@@ -254,6 +254,14 @@ class Endpoint {
   // are batched anyway. Default: no-op (the kernel backend hands each message to the kernel).
   virtual void hold_output(bool /*hold*/) {}
 
+  // Flow control for a receiver that cannot keep up (the rsp_* API when the application leaves
+  // its socket queue full): while paused the endpoint delivers nothing — no messages, and no
+  // events or returned messages either, since the stacks queue them in the same socket buffer —
+  // and leaves what arrives to the SCTP stack, whose receive window then closes, so the peer's
+  // sends back up to WouldBlock (RFC 4960 §6.2.1). pause_receiving(false) delivers what waited,
+  // in order. The in-memory network holds deliveries back without pushing back on senders.
+  virtual void pause_receiving(bool paused) = 0;
+
  protected:
   Endpoint() = default;
 };
