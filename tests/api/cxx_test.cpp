@@ -178,17 +178,27 @@ TEST_CASE("a PE bound and registered through the C++ layer resolves with its add
   CHECK(bound.sin_addr.s_addr == htonl(INADDR_LOOPBACK));
   CHECK(ntohs(bound.sin_port) == port);
 
-  // This process as the PU of its own PE.
+  // This process as two PUs of its own PE: two sessions, so each answer must name its session.
   RspSocket pu = open_socket();
+  RspSocket other_pu = open_socket();
   REQUIRE(pu.connect(pool));
+  REQUIRE(other_pu.connect(pool));
   auto no_cookie = pu.has_cookie();
   REQUIRE(no_cookie);
   CHECK_FALSE(*no_cookie);
   REQUIRE(pu.send(bytes("hello")));
-  auto request = receive(pe, 5s);
-  REQUIRE(request);
-  CHECK(request->text == "hello");
-  const rserpool_session_t session = request->info.rinfo_session;
+  REQUIRE(other_pu.send(bytes("hello too")));
+  std::map<std::string, rserpool_session_t> sessions;
+  for (int i = 0; i < 2; ++i) {
+    auto request = receive(pe, 5s);
+    REQUIRE(request);
+    sessions[request->text] = request->info.rinfo_session;
+  }
+  REQUIRE(sessions.count("hello") == 1);
+  REQUIRE(sessions.count("hello too") == 1);
+  const rserpool_session_t session = sessions["hello"];
+  CHECK(session != sessions["hello too"]);
+  REQUIRE(pe.send_to_session(sessions["hello too"], bytes("back to the other")));
   // COOKIE and BUSINESS_CARD first: they travel ahead of the answer on the same association.
   REQUIRE(pe.send_cookie(session, bytes("state=1")));
   REQUIRE(pe.send_business_card(session, echo_pool));
@@ -197,6 +207,9 @@ TEST_CASE("a PE bound and registered through the C++ layer resolves with its add
   REQUIRE(reply);
   CHECK(reply->text == "hello back");
   CHECK(reply->info.rinfo_pe_id == me->pe_id);
+  auto other_reply = receive(other_pu, 5s);
+  REQUIRE(other_reply);
+  CHECK(other_reply->text == "back to the other");
   auto peer = pu.peer_name();
   REQUIRE(peer);
   CHECK(peer->pool == pool);
