@@ -109,7 +109,8 @@ std::optional<Message> receive(RspSocket& socket, std::chrono::milliseconds time
     }
     if (received) continue;
     REQUIRE(received.error().code == EAGAIN);
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) return std::nullopt;
     std::array<pollfd, 1> fds{socket.poll_entry()};
     REQUIRE(rsp::api::poll(fds, left));
