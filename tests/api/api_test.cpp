@@ -417,6 +417,16 @@ TEST_CASE("the C++ layer (rsp/api/socket.hpp) forwards to the C calls and return
   auto registered = socket->register_element(std::string(40, 'p'));
   REQUIRE_FALSE(registered);
   CHECK(registered.error().code == EINVAL);
+  auto misnamed = socket->bind("localhost", 1);  // numeric addresses only
+  REQUIRE_FALSE(misnamed);
+  CHECK(misnamed.error().code == EINVAL);
+  CHECK(socket->bind("::1", 0));
+  auto unregistered = socket->local_name();
+  REQUIRE_FALSE(unregistered);
+  CHECK(unregistered.error().code == ENOTCONN);
+  auto unconnected = socket->has_cookie();
+  REQUIRE_FALSE(unconnected);
+  CHECK(unconnected.error().code == ENOTCONN);
   rsp::api::RspSocket moved = std::move(*socket);
   CHECK(moved.fd() == fd);
   moved.close();
