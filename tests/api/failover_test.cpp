@@ -262,6 +262,15 @@ void failover_scenario(Fault fault) {
   }
   CHECK(necessary);
   CHECK(complete);
+  // The session was announced once (RSERPOOL_SESSION_CHANGE) and survives the failover.
+  int added = 0, removed = 0;
+  for (const auto& n : pu.notes) {
+    if (n.rn_header.rn_type != RSERPOOL_SESSION_CHANGE) continue;
+    if (n.rn_session_change.rsc_state == RSERPOOL_SESSION_ADD) ++added;
+    if (n.rn_session_change.rsc_state == RSERPOOL_SESSION_REMOVE) ++removed;
+  }
+  CHECK(added == 1);
+  CHECK(removed == 0);
 
   // The successor got the serving PE's last cookie (COOKIE_ECHO, RFC 5352 §3.9).
   if (pes.count(successor) == 1) {
