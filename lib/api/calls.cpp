@@ -25,6 +25,8 @@ constexpr std::uint16_t kSctpUnordered = 1;
 
 // Deregistration on close is bounded: the registrar may be gone, and rsp_close must return.
 constexpr milliseconds kCloseDeregistrationBound{2000};
+// How long rsp_close waits for its associations' graceful SHUTDOWN before they are aborted.
+constexpr milliseconds kCloseShutdownBound{1000};
 
 Runtime* runtime() {
   if (Runtime* r = Runtime::get()) return r;
@@ -573,11 +575,32 @@ int rsp_close(int fd) {
     r->about_to_block();
     future.wait_for(kCloseDeregistrationBound);
   }
-  r->call([&] {
+  // Every session ends with SCTP's graceful SHUTDOWN (RFC 4960 §9.2), as close(2) of an SCTP
+  // socket does: what was sent is delivered first, and the peer sees a PE (or PU) that left on
+  // purpose. Bounded: an unresponsive peer's association is aborted when the endpoint goes.
+  auto associations_left = [&] {
+    const transport::Endpoint* endpoint = s->data_endpoint();
+    return endpoint != nullptr && !endpoint->associations().empty();
+  };
+  const bool shutting_down = r->call([&] {
     s->registration_waiter.reset();
     if (s->pool_user) {
       for (auto id : s->pool_user->sessions()) (void)s->pool_user->close_session(id);
     }
+    if (s->pool_element) {
+      for (auto id : s->pool_element->sessions()) (void)s->pool_element->close_session(id);
+    }
+    return associations_left();
+  });
+  if (shutting_down) {
+    const SignalDeferral signals;
+    const auto deadline = std::chrono::steady_clock::now() + kCloseShutdownBound;
+    while (std::chrono::steady_clock::now() < deadline && r->call(associations_left)) {
+      if (r->run_io_briefly(deadline, signals) == Runtime::Wait::Busy)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  r->call([&] {
     s->pool_element.reset();
     s->pool_user.reset();
     s->own_context.reset();

@@ -80,17 +80,19 @@ void on_pool_user_event(Socket& socket, const asap::PoolUserEvent& e) {
       break;
     case K::SessionRemoved:
       push_session_change(socket, RSERPOOL_SESSION_REMOVE, e.session, e.pool_element);
-      if (e.error) {
+      break;
+    case K::FailoverNecessary:
+    case K::FailoverComplete:
+    case K::FailoverFailed: {
+      if (e.kind == K::FailoverNecessary && e.pe_shut_down) {
+        // RFC 6458 §6.1.5's SCTP_SHUTDOWN_EVENT, for the session: its PE ended the association
+        // on purpose (it deregistered and closed); the failover notifications follow.
         rserpool_shutdown_event s{};
         s.rse_type = RSERPOOL_SHUTDOWN_EVENT;
         s.rse_length = sizeof s;
         s.rse_session = static_cast<rserpool_session_t>(e.session);
         socket.push_notification(RSERPOOL_SHUTDOWN_EVENT, &s, sizeof s);
       }
-      break;
-    case K::FailoverNecessary:
-    case K::FailoverComplete:
-    case K::FailoverFailed: {
       rserpool_failover f{};
       f.rf_type = RSERPOOL_FAILOVER;
       f.rf_length = sizeof f;

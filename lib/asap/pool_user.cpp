@@ -577,7 +577,7 @@ struct PoolUser::Impl {
   }
 
   bool begin_report(Session& s, AsapError why, std::optional<PoolElementId> from,
-                    std::optional<AssociationId> leg) {
+                    std::optional<AssociationId> leg, bool pe_shut_down = false) {
     s.failing_over = true;
     ++s.failovers;
     s.report.session = s.id;  // may already hold returns of the leg being lost
@@ -591,11 +591,13 @@ struct PoolUser::Impl {
     e.report.session = s.id;
     e.report.from = from;
     e.error = std::move(why);
+    e.pe_shut_down = pe_shut_down;
     return notify(std::move(e));
   }
 
   // The session's current PE is given up (association lost, failure report, forced).
-  void begin_failover(Session& s, AsapError why, bool report_pe, bool abort_association) {
+  void begin_failover(Session& s, AsapError why, bool report_pe, bool abort_association,
+                      bool pe_shut_down = false) {
     const auto leg = s.association;
     const auto from = s.pe ? std::optional<PoolElementId>(s.pe->id) : std::nullopt;
     if (from) {
@@ -610,7 +612,7 @@ struct PoolUser::Impl {
     }
     const auto leg_id = leg != 0 ? std::optional<AssociationId>(leg) : std::nullopt;
     if (!s.failing_over) {
-      if (!begin_report(s, std::move(why), from, leg_id)) return;
+      if (!begin_report(s, std::move(why), from, leg_id, pe_shut_down)) return;
       if (find(s.id) == nullptr) return;
     } else if (!s.report.from) {
       s.report.from = from;
@@ -765,7 +767,7 @@ struct PoolUser::Impl {
                        make_error(AsapErrc::TransportError,
                                   lost ? "association with the pool element lost"
                                        : "the pool element closed the association"),
-                       lost, false);
+                       lost, false, !lost);
         return;
       }
     }

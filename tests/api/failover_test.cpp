@@ -271,6 +271,14 @@ void failover_scenario(Fault fault) {
   }
   CHECK(added == 1);
   CHECK(removed == 0);
+  // RSERPOOL_SHUTDOWN_EVENT: only a PE that deregistered and closed ended the session on purpose.
+  int shutdowns = 0;
+  for (const auto& n : pu.notes) {
+    if (n.rn_header.rn_type != RSERPOOL_SHUTDOWN_EVENT) continue;
+    ++shutdowns;
+    CHECK(n.rn_shutdown_event.rse_session != 0);
+  }
+  CHECK(shutdowns == (fault == Fault::Deregister ? 1 : 0));
 
   // The successor got the serving PE's last cookie (COOKIE_ECHO, RFC 5352 §3.9).
   if (pes.count(successor) == 1) {

@@ -441,6 +441,32 @@ TEST_CASE("force_failover moves to another PE without reporting the current one"
   CHECK(f.events.count(PoolUserEventKind::FailoverComplete) == 1);
 }
 
+TEST_CASE("a PE that closes the session gracefully: failover marked pe_shut_down, the PE not reported") {
+  PuFixture f;
+  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
+  f.net.drain();
+  auto s = f.pu->open_session(kPool);
+  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 1);
+  EchoPe& serving = f.replies[0].pool_element == 101 ? a : b;
+  REQUIRE(serving.pe->sessions().size() == 1);
+  REQUIRE(serving.pe->close_session(serving.pe->sessions().front()).has_value());
+  f.net.drain();
+  const auto* necessary = f.events.last(PoolUserEventKind::FailoverNecessary);
+  REQUIRE(necessary != nullptr);
+  CHECK(necessary->pe_shut_down);
+  CHECK(f.registrar.unreachable.empty());
+  REQUIRE(f.pu->send(*s, bytes("two")).has_value());
+  f.net.drain();
+  REQUIRE(f.replies.size() == 2);
+  CHECK(f.replies[1].pool_element != f.replies[0].pool_element);
+  // A forced failover is no shutdown.
+  REQUIRE(f.pu->force_failover(*s).has_value());
+  f.net.drain();
+  CHECK_FALSE(f.events.last(PoolUserEventKind::FailoverNecessary)->pe_shut_down);
+}
+
 TEST_CASE("report_failure reports the PE unreachable and fails over") {
   PuFixture f;
   EchoPe a(*f.ctx, 101), b(*f.ctx, 102);

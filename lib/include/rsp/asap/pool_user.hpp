@@ -114,6 +114,9 @@ struct PoolUserEvent {
   std::optional<AsapError> error;              // FailoverFailed, SessionRemoved after an error
   std::optional<TransportAddress> registrar;   // Registrar*
   std::optional<wire::asap::BusinessCard> business_card;
+  // FailoverNecessary: the PE ended the association gracefully (SCTP SHUTDOWN, RFC 4960 §9.2),
+  // as one that deregisters and closes does, rather than being lost or given up.
+  bool pe_shut_down = false;
 };
 
 struct PoolUserHandlers {
