@@ -26,6 +26,7 @@ using namespace std::chrono_literals;
 using rsp::api::RspSocket;
 using rsp::api::test::Child;
 using rsp::api::test::free_port;
+using rsp::api::test::registrar_argv;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -44,18 +45,10 @@ class Setup {
  public:
   Setup()
       : port_(free_port()),
-        registrar_({RSP_REGISTRAR_BIN, "-l", "127.0.0.1:" + std::to_string(port_), "--no-announce",
-                    "--no-status-socket", "--min-address-scope", "loopback",
-                    "--no-address-check", "--fast"}) {
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sin.sin_port = htons(port_);
-    std::memcpy(&storage_, &sin, sizeof sin);
-    entry_.rri_addr = reinterpret_cast<sockaddr*>(&storage_);
-    entry_.rri_addrs = 1;
+        registrar_(registrar_argv(port_)),
+        loopback_(port_) {
     rsp_info info{};
-    info.ri_registrars = &entry_;
+    info.ri_registrars = &loopback_.entry;
     info.ri_disable_autoconfig = 1;
     library_.emplace(&info);
     REQUIRE(library_->ok());
@@ -77,8 +70,7 @@ class Setup {
  private:
   std::uint16_t port_;
   Child registrar_;
-  sockaddr_storage storage_{};
-  rsp_registrar_info entry_{};
+  rsp::api::test::LoopbackRegistrar loopback_;
   std::optional<rsp::api::Library> library_;  // after the registrar: cleaned up before it dies
   std::vector<std::unique_ptr<Child>> pes_;
   std::map<std::uint32_t, Child*> by_id_;

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -35,9 +36,7 @@ std::string unique_pool(const char* tag) {
 }
 
 std::unique_ptr<Child> start_registrar(std::uint16_t port) {
-  return std::make_unique<Child>(std::vector<std::string>{
-      RSP_REGISTRAR_BIN, "-l", "127.0.0.1:" + std::to_string(port), "--no-announce",
-      "--no-status-socket", "--min-address-scope", "loopback", "--no-address-check", "--fast"});
+  return std::make_unique<Child>(rsp::api::test::registrar_argv(port));
 }
 
 struct PoolElementProcess {
@@ -152,24 +151,62 @@ class PoolUser {
   std::vector<rsp_registrar_info> entries_;
 };
 
+// The sequence numbers named by a PU's RSERPOOL_MESSAGE_STATUS notifications, by state
+// (multisets: a number reported twice shows).
+struct MessageStatuses {
+  std::multiset<int> dropped, duplicated, unconfirmed;
+  std::size_t seen = 0;  // notifications looked at so far
+  // Takes the notifications after `seen`; each must name a range within 1..last_seq, and is
+  // given to `check` first.
+  void collect(const std::vector<rserpool_notification>& notes, int last_seq,
+               const std::function<void(const rserpool_message_status&)>& check) {
+    for (; seen < notes.size(); ++seen) {
+      if (notes[seen].rn_header.rn_type != RSERPOOL_MESSAGE_STATUS) continue;
+      const auto& m = notes[seen].rn_message_status;
+      REQUIRE(m.rms_first_seq >= 1);
+      REQUIRE(m.rms_first_seq <= m.rms_last_seq);
+      REQUIRE(m.rms_last_seq <= static_cast<std::uint64_t>(last_seq));
+      check(m);
+      for (auto seq = m.rms_first_seq; seq <= m.rms_last_seq; ++seq) {
+        const int q = static_cast<int>(seq);
+        if (m.rms_state == RSERPOOL_MESSAGE_DROPPED) dropped.insert(q);
+        if (m.rms_state == RSERPOOL_MESSAGE_POSSIBLY_DUPLICATED) duplicated.insert(q);
+        if (m.rms_state == RSERPOOL_MESSAGE_UNCONFIRMED) unconfirmed.insert(q);
+      }
+    }
+  }
+};
+
+// A registrar, three examples/echo_pe in a new pool, and this process's pool user connected to
+// the pool (destroyed first: the PU closes before the PEs and the registrar go).
+struct ThreeEchoPes {
+  explicit ThreeEchoPes(const char* tag)
+      : port(free_port()), registrar(start_registrar(port)), pool(unique_pool(tag)) {
+    const std::string registrars = "127.0.0.1:" + std::to_string(port);
+    for (int i = 0; i < 3; ++i) {
+      auto pe = start_pe(pool, registrars);
+      const auto id = pe.id;
+      pes.emplace(id, std::move(pe));
+    }
+    pu.emplace(std::vector<std::uint16_t>{port}, RSP_PROFILE_DEFAULT);
+    REQUIRE(rsp_connect(pu->fd, reinterpret_cast<const unsigned char*>(pool.data()), pool.size()) == 0);
+  }
+  const std::uint16_t port;
+  std::unique_ptr<Child> registrar;
+  const std::string pool;
+  std::map<std::uint32_t, PoolElementProcess> pes;
+  std::optional<PoolUser> pu;
+};
+
 std::string message(int seq) { return "msg " + std::to_string(seq); }
 
 enum class Fault { Kill, Stop, Deregister };
 
 // The scenario of issue 6 for one kind of PE failure.
 void failover_scenario(Fault fault) {
-  const std::uint16_t port = free_port();
-  auto registrar = start_registrar(port);
-  const std::string pool = unique_pool("echo");
-  const std::string registrars = "127.0.0.1:" + std::to_string(port);
-  std::map<std::uint32_t, PoolElementProcess> pes;
-  for (int i = 0; i < 3; ++i) {
-    auto pe = start_pe(pool, registrars);
-    const auto id = pe.id;
-    pes.emplace(id, std::move(pe));
-  }
-  PoolUser pu({port}, RSP_PROFILE_DEFAULT);
-  REQUIRE(rsp_connect(pu.fd, reinterpret_cast<const unsigned char*>(pool.data()), pool.size()) == 0);
+  ThreeEchoPes three("echo");
+  auto& pes = three.pes;
+  auto& pu = *three.pu;
 
   // Phase 1: request/response; the serving PE sends a cookie after each echo.
   constexpr int kBefore = 5;
@@ -325,18 +362,9 @@ void failover_scenario(Fault fault) {
 // and the messages after it, so none of them can have been acknowledged by the dead PE's SCTP
 // stack: every one is handed back by the transport, and the accounting is exact.
 void not_allowed_scenario(Fault fault) {
-  const std::uint16_t port = free_port();
-  auto registrar = start_registrar(port);
-  const std::string pool = unique_pool("nofo");
-  const std::string registrars = "127.0.0.1:" + std::to_string(port);
-  std::map<std::uint32_t, PoolElementProcess> pes;
-  for (int i = 0; i < 3; ++i) {
-    auto pe = start_pe(pool, registrars);
-    const auto id = pe.id;
-    pes.emplace(id, std::move(pe));
-  }
-  PoolUser pu({port}, RSP_PROFILE_DEFAULT);
-  REQUIRE(rsp_connect(pu.fd, reinterpret_cast<const unsigned char*>(pool.data()), pool.size()) == 0);
+  ThreeEchoPes three("nofo");
+  auto& pes = three.pes;
+  auto& pu = *three.pu;
 
   // Phase 1: request/response, every message answered (and so acknowledged) before the fault.
   constexpr int kBefore = 3;
@@ -373,24 +401,14 @@ void not_allowed_scenario(Fault fault) {
 
   std::map<int, int> echoes;
   std::set<std::uint32_t> repliers;
-  std::multiset<int> dropped;  // every DROPPED report, to catch one reported twice
-  std::set<int> duplicated, unconfirmed;
-  std::size_t seen_notes = 0;
+  MessageStatuses statuses;
+  auto& dropped = statuses.dropped;  // every DROPPED report, to catch one reported twice
+  auto& duplicated = statuses.duplicated;
+  auto& unconfirmed = statuses.unconfirmed;
   auto collect = [&] {
-    for (; seen_notes < pu.notes.size(); ++seen_notes) {
-      const auto& n = pu.notes[seen_notes];
-      if (n.rn_header.rn_type != RSERPOOL_MESSAGE_STATUS) continue;
-      const auto& m = n.rn_message_status;
-      CHECK(m.rms_first_seq >= 1);
-      CHECK(m.rms_first_seq <= m.rms_last_seq);
+    statuses.collect(pu.notes, last_seq, [&](const rserpool_message_status& m) {
       if (m.rms_state == RSERPOOL_MESSAGE_DROPPED) CHECK(m.rms_pe_id == serving);
-      for (auto seq = m.rms_first_seq; seq <= m.rms_last_seq && seq <= 1000; ++seq) {
-        const int q = static_cast<int>(seq);
-        if (m.rms_state == RSERPOOL_MESSAGE_DROPPED) dropped.insert(q);
-        if (m.rms_state == RSERPOOL_MESSAGE_POSSIBLY_DUPLICATED) duplicated.insert(q);
-        if (m.rms_state == RSERPOOL_MESSAGE_UNCONFIRMED) unconfirmed.insert(q);
-      }
-    }
+    });
   };
   auto accounted = [&] {
     collect();
@@ -506,24 +524,12 @@ void unconfirmed_scenario(Fault fault, Ack ack) {
 
   std::map<int, int> echoes;
   std::set<std::uint32_t> repliers;
-  std::multiset<int> unconfirmed, duplicated, dropped;  // multisets: a seq reported twice shows
-  std::size_t seen_notes = 0;
+  MessageStatuses statuses;  // multisets: a seq reported twice shows
+  auto& unconfirmed = statuses.unconfirmed;
+  auto& duplicated = statuses.duplicated;
+  auto& dropped = statuses.dropped;
   auto collect = [&] {
-    for (; seen_notes < pu.notes.size(); ++seen_notes) {
-      const auto& n = pu.notes[seen_notes];
-      if (n.rn_header.rn_type != RSERPOOL_MESSAGE_STATUS) continue;
-      const auto& m = n.rn_message_status;
-      REQUIRE(m.rms_first_seq >= 1);
-      REQUIRE(m.rms_first_seq <= m.rms_last_seq);
-      REQUIRE(m.rms_last_seq <= static_cast<std::uint64_t>(kLast));
-      CHECK(m.rms_pe_id == holder.id);
-      for (auto seq = m.rms_first_seq; seq <= m.rms_last_seq; ++seq) {
-        const int q = static_cast<int>(seq);
-        if (m.rms_state == RSERPOOL_MESSAGE_UNCONFIRMED) unconfirmed.insert(q);
-        if (m.rms_state == RSERPOOL_MESSAGE_POSSIBLY_DUPLICATED) duplicated.insert(q);
-        if (m.rms_state == RSERPOOL_MESSAGE_DROPPED) dropped.insert(q);
-      }
-    }
+    statuses.collect(pu.notes, kLast, [&](const rserpool_message_status& m) { CHECK(m.rms_pe_id == holder.id); });
   };
   auto accounted = [&] {
     collect();
@@ -833,18 +839,9 @@ TEST_CASE("registrar failure: PEs re-register with and the PU resolves through t
 }
 
 TEST_CASE("rsp_forcefailover and rsp_reportfailure move the session to another PE, and say so") {
-  const std::uint16_t port = free_port();
-  auto registrar = start_registrar(port);
-  const std::string pool = unique_pool("force");
-  const std::string registrars = "127.0.0.1:" + std::to_string(port);
-  std::map<std::uint32_t, PoolElementProcess> pes;
-  for (int i = 0; i < 3; ++i) {
-    auto pe = start_pe(pool, registrars);
-    const auto id = pe.id;
-    pes.emplace(id, std::move(pe));
-  }
-  PoolUser pu({port}, RSP_PROFILE_DEFAULT);
-  REQUIRE(rsp_connect(pu.fd, reinterpret_cast<const unsigned char*>(pool.data()), pool.size()) == 0);
+  ThreeEchoPes three("force");
+  auto& pes = three.pes;
+  auto& pu = *three.pu;
   auto echo = [&](const std::string& text) {
     pu.send(text);
     auto reply = pu.receive(10s);
@@ -896,8 +893,8 @@ TEST_CASE("rsp_forcefailover and rsp_reportfailure move the session to another P
   REQUIRE(other >= 0);
   rsp_sndrcvinfo to_pool{};
   to_pool.rinfo_flags = RSP_POOL_HANDLE;
-  std::memcpy(to_pool.rinfo_pool_handle, pool.data(), pool.size());
-  to_pool.rinfo_pool_handle_size = pool.size();
+  std::memcpy(to_pool.rinfo_pool_handle, three.pool.data(), three.pool.size());
+  to_pool.rinfo_pool_handle_size = three.pool.size();
   REQUIRE(rsp_sendmsg(other, "by pool", 7, &to_pool, 0) == 7);
   char buf[64];
   rsp_sndrcvinfo from{};

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,31 +33,19 @@ namespace {
 
 // rsp_initialize with one registrar on loopback (running or not) and fast-failing hunts.
 struct Library {
-  explicit Library(std::uint16_t registrar_port) {
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    sin.sin_port = htons(registrar_port);
-    std::memcpy(&address, &sin, sizeof sin);
-    registrar.rri_addr = reinterpret_cast<sockaddr*>(&address);
-    registrar.rri_addrs = 1;
+  explicit Library(std::uint16_t registrar_port) : registrar(registrar_port) {
     rsp_info info{};
-    info.ri_registrars = &registrar;
+    info.ri_registrars = &registrar.entry;
     info.ri_disable_autoconfig = 1;
     REQUIRE(rsp_initialize(&info) == 0);
   }
   ~Library() { rsp_cleanup(); }
   Runtime& runtime() { return *Runtime::get(); }
-  sockaddr_storage address{};
-  rsp_registrar_info registrar{};
+  rsp::api::test::LoopbackRegistrar registrar;
 };
 
-std::unique_ptr<Child> start_registrar(std::uint16_t port, std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv{RSP_REGISTRAR_BIN, "-l", "127.0.0.1:" + std::to_string(port),
-                                "--no-announce", "--no-status-socket", "--min-address-scope",
-                                "loopback", "--no-address-check", "--fast"};
-  argv.insert(argv.end(), extra.begin(), extra.end());
-  return std::make_unique<Child>(argv);
+std::unique_ptr<Child> start_registrar(std::uint16_t port, const std::vector<std::string>& extra = {}) {
+  return std::make_unique<Child>(rsp::api::test::registrar_argv(port, extra));
 }
 
 std::string unique_pool(const char* tag) {
@@ -151,6 +140,17 @@ class Receiver {
   std::string data_;
   std::thread thread_;
 };
+
+// The next data message on `fd` (notifications skipped), or "" once RSP_RCVTIMEO elapsed.
+std::string receive_data(int fd) {
+  static char buf[8192];
+  int flags = 0;
+  ssize_t n = 0;
+  do {
+    n = rsp_recvmsg(fd, buf, sizeof buf, nullptr, &flags);
+  } while (n > 0 && (flags & MSG_RSERPOOL_NOTIFICATION) != 0);
+  return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
+}
 
 int new_socket() {
   const int fd = rsp_socket(AF_INET, SOCK_SEQPACKET, IPPROTO_SCTP);
@@ -283,14 +283,28 @@ TEST_CASE("after a receive that ran the io, the socket is readable exactly while
   rsp_close(fd);
 }
 
+// An echo pool, the library, and a Receiver blocked in rsp_recvmsg on connected socket `a` with
+// an hour-long receive window: it holds the io lease until a message for it arrives.
+struct LeaseHeldByReceiver {
+  explicit LeaseHeldByReceiver(const char* tag) : pool(tag), lib(pool.port) {
+    lib.runtime().set_receive_window(1h);
+    a = new_socket();
+    REQUIRE(pool.connect(a) == 0);
+    receiver.emplace(a);
+    REQUIRE(eventually([&] { return lib.runtime().lease().held_by_application(); }));
+  }
+  EchoPool pool;
+  Library lib;
+  int a = -1;
+  std::optional<Receiver> receiver;
+};
+
 TEST_CASE("two threads on two sockets both progress while one of them runs the io in rsp_recvmsg") {
-  EchoPool pool("lease");
-  Library lib(pool.port);
-  lib.runtime().set_receive_window(1h);
-  const int a = new_socket();
-  REQUIRE(pool.connect(a) == 0);
-  Receiver receiver(a);
-  REQUIRE(eventually([&] { return lib.runtime().lease().held_by_application(); }));
+  LeaseHeldByReceiver held("lease");
+  auto& pool = held.pool;
+  auto& lib = held.lib;
+  const int a = held.a;
+  auto& receiver = *held.receiver;
 
   // This thread cannot take the lease: connect, sends and receives go through the receiver.
   const int b = new_socket();
@@ -321,13 +335,10 @@ TEST_CASE("two threads on two sockets both progress while one of them runs the i
 }
 
 TEST_CASE("a call that the lease holder runs for this thread sets this thread's errno") {
-  EchoPool pool("errno");
-  Library lib(pool.port);
-  lib.runtime().set_receive_window(1h);
-  const int a = new_socket();
-  REQUIRE(pool.connect(a) == 0);
-  Receiver receiver(a);
-  REQUIRE(eventually([&] { return lib.runtime().lease().held_by_application(); }));
+  LeaseHeldByReceiver held("errno");
+  auto& lib = held.lib;
+  const int a = held.a;
+  auto& receiver = *held.receiver;
 
   // The receiver holds the lease: these calls run on its thread and fail there.
   const int unconnected = new_socket();
@@ -371,16 +382,7 @@ TEST_CASE("a full send queue: EAGAIN at once when non-blocking, after RSP_SNDTIM
   const timeval ten{10, 0};
   REQUIRE(rsp_setsockopt(fd, SOL_RSERPOOL, RSP_RCVTIMEO, &ten, sizeof ten) == 0);
   REQUIRE(pool.connect(fd) == 0);
-  // The next data message (notifications skipped), or "" after RSP_RCVTIMEO.
-  auto receive = [&] {
-    static char buf[8192];
-    int flags = 0;
-    ssize_t n = 0;
-    do {
-      n = rsp_recvmsg(fd, buf, sizeof buf, nullptr, &flags);
-    } while (n > 0 && (flags & MSG_RSERPOOL_NOTIFICATION) != 0);
-    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-  };
+  auto receive = [fd] { return receive_data(fd); };
   REQUIRE(rsp_sendmsg(fd, "hello", 5, nullptr, 0) == 5);
   REQUIRE(receive() == "hello");
 
@@ -439,15 +441,7 @@ TEST_CASE("a PU that stops reading: its queue stops near the receive limit, the 
   const timeval ten{10, 0};
   REQUIRE(rsp_setsockopt(fd, SOL_RSERPOOL, RSP_RCVTIMEO, &ten, sizeof ten) == 0);
   REQUIRE(pool.connect(fd) == 0);
-  auto receive = [&] {
-    static char buf[8192];
-    int flags = 0;
-    ssize_t n = 0;
-    do {
-      n = rsp_recvmsg(fd, buf, sizeof buf, nullptr, &flags);
-    } while (n > 0 && (flags & MSG_RSERPOOL_NOTIFICATION) != 0);
-    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
-  };
+  auto receive = [fd] { return receive_data(fd); };
   REQUIRE(rsp_sendmsg(fd, "hello", 5, nullptr, 0) == 5);
   REQUIRE(receive() == "hello");
 

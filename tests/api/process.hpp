@@ -21,6 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "rsp/rsp.h"
+
 namespace rsp::api::test {
 
 class Child {
@@ -164,5 +166,36 @@ inline std::uint16_t free_port() {
   ::close(fd);
   return ntohs(sin.sin_port);
 }
+
+#ifdef RSP_REGISTRAR_BIN
+// The rsp-registrar the API tests run: on 127.0.0.1:`port`, no announcements, no status socket,
+// loopback addresses accepted, the fast timers.
+inline std::vector<std::string> registrar_argv(std::uint16_t port, const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv{RSP_REGISTRAR_BIN, "-l", "127.0.0.1:" + std::to_string(port),
+                                "--no-announce", "--no-status-socket", "--min-address-scope",
+                                "loopback", "--no-address-check", "--fast"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+#endif
+
+// One registrar on 127.0.0.1:`port` as rsp_info's static list (`entry` points into this object,
+// which must stay put while rsp_initialize reads it).
+struct LoopbackRegistrar {
+  explicit LoopbackRegistrar(std::uint16_t port) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons(port);
+    static_assert(sizeof sin <= sizeof storage);
+    __builtin_memcpy(&storage, &sin, sizeof sin);
+    entry.rri_addr = reinterpret_cast<sockaddr*>(&storage);
+    entry.rri_addrs = 1;
+  }
+  LoopbackRegistrar(const LoopbackRegistrar&) = delete;
+  LoopbackRegistrar& operator=(const LoopbackRegistrar&) = delete;
+  sockaddr_storage storage{};
+  rsp_registrar_info entry{};
+};
 
 }  // namespace rsp::api::test

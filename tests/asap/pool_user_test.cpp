@@ -423,13 +423,25 @@ TEST_CASE("failover with no PE left fails the session and drops its queued messa
   CHECK(f.reply_texts().back() == "four");
 }
 
+// Two echo PEs (101, 102) and a session whose first message ("one") was echoed.
+struct ServedSession : PuFixture {
+  EchoPe a{*ctx, 101}, b{*ctx, 102};
+  std::optional<SessionId> s;
+  ServedSession() {
+    net.drain();
+    auto opened = pu->open_session(kPool);
+    REQUIRE(opened.has_value());
+    s = *opened;
+    REQUIRE(pu->send(*s, bytes("one")).has_value());
+    net.drain();
+    REQUIRE(replies.size() == 1);
+  }
+  EchoPe& serving() { return replies.at(0).pool_element == 101 ? a : b; }
+};
+
 TEST_CASE("force_failover moves to another PE without reporting the current one") {
-  PuFixture f;
-  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
-  f.net.drain();
-  auto s = f.pu->open_session(kPool);
-  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
-  f.net.drain();
+  ServedSession f;
+  auto& s = f.s;
   const auto before = f.replies.at(0).pool_element;
   REQUIRE(f.pu->force_failover(*s).has_value());
   f.net.drain();
@@ -442,14 +454,9 @@ TEST_CASE("force_failover moves to another PE without reporting the current one"
 }
 
 TEST_CASE("a PE that closes the session gracefully: failover marked pe_shut_down, the PE not reported") {
-  PuFixture f;
-  EchoPe a(*f.ctx, 101), b(*f.ctx, 102);
-  f.net.drain();
-  auto s = f.pu->open_session(kPool);
-  REQUIRE(f.pu->send(*s, bytes("one")).has_value());
-  f.net.drain();
-  REQUIRE(f.replies.size() == 1);
-  EchoPe& serving = f.replies[0].pool_element == 101 ? a : b;
+  ServedSession f;
+  auto& s = f.s;
+  EchoPe& serving = f.serving();
   REQUIRE(serving.pe->sessions().size() == 1);
   REQUIRE(serving.pe->close_session(serving.pe->sessions().front()).has_value());
   f.net.drain();
