@@ -1,6 +1,7 @@
 // The rsp_* socket calls (draft-ietf-rserpool-api-00 §2-4, RSPLIB's forms): argument checks on
 // the caller's thread, asap work done with the io lease (in this thread when it can take it,
 // else posted to the holder), waits bounded by the socket's timeouts.
+#include <arpa/inet.h>
 #include <sys/eventfd.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -802,7 +803,9 @@ ssize_t rsp_sendmsg_rsplib(int fd, const void* data, size_t length, unsigned int
   // at all (as rsp_recvmsg_rsplib's).
   rsp_sndrcvinfo info{};
   info.rinfo_session = session;
-  info.rinfo_ppid = ppid;
+  // RSPLIB hands its PPID to sctp_sendmsg(3) as it is: the caller gives it in network byte
+  // order (htonl), while the draft's form and the asap layer use host byte order.
+  info.rinfo_ppid = ntohl(ppid);
   info.rinfo_stream = stream;
   info.rinfo_timetolive = time_to_live;
   // RSPLIB passes sctp_flags to sctp_sendmsg(3): SCTP_UNORDERED is the one that concerns a
@@ -812,18 +815,27 @@ ssize_t rsp_sendmsg_rsplib(int fd, const void* data, size_t length, unsigned int
                    milliseconds(std::max(timeout_ms, 0)), timeout_ms == 0);
 }
 
-ssize_t rsp_recvmsg_rsplib(int fd, void* buffer, size_t length, struct rsp_sndrcvinfo* rinfo,
-                           int* msg_flags, int timeout_ms) {
+namespace {
+// RSPLIB's receiving forms: timeout_ms -1 forever, 0 non-blocking; the PPID in network byte
+// order, as RSPLIB's rsp_recvmsg returns it (htonl of what SCTP delivered).
+ssize_t recv_rsplib(int fd, void* buffer, size_t length, rsp_sndrcvinfo* rinfo, int* msg_flags,
+                    int timeout_ms, bool whole_message) {
   const bool nonblocking = timeout_ms == 0;
   const auto timeout = timeout_ms < 0 ? milliseconds(0) : milliseconds(timeout_ms);
-  return recv_impl(fd, buffer, length, rinfo, msg_flags, timeout, nonblocking, false);
+  const ssize_t n = recv_impl(fd, buffer, length, rinfo, msg_flags, timeout, nonblocking, false, whole_message);
+  if (n >= 0 && rinfo != nullptr) rinfo->rinfo_ppid = htonl(rinfo->rinfo_ppid);
+  return n;
+}
+}  // namespace
+
+ssize_t rsp_recvmsg_rsplib(int fd, void* buffer, size_t length, struct rsp_sndrcvinfo* rinfo,
+                           int* msg_flags, int timeout_ms) {
+  return recv_rsplib(fd, buffer, length, rinfo, msg_flags, timeout_ms, false);
 }
 
 ssize_t rsp_recvfullmsg(int fd, void* buffer, size_t length, struct rsp_sndrcvinfo* rinfo,
                         int* msg_flags, int timeout_ms) {
-  const bool nonblocking = timeout_ms == 0;
-  const auto timeout = timeout_ms < 0 ? milliseconds(0) : milliseconds(timeout_ms);
-  return recv_impl(fd, buffer, length, rinfo, msg_flags, timeout, nonblocking, false, true);
+  return recv_rsplib(fd, buffer, length, rinfo, msg_flags, timeout_ms, true);
 }
 
 ssize_t rsp_send(int fd, const void* data, size_t length, int flags) {

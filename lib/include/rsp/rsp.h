@@ -241,8 +241,9 @@ ssize_t rsp_sendmsg(int fd, const void* data, size_t length, const struct rsp_sn
  * msg_flags (may be NULL) receives MSG_RSERPOOL_NOTIFICATION, MSG_RSERPOOL_COOKIE_ECHO, MSG_EOR. */
 ssize_t rsp_recvmsg(int fd, void* buffer, size_t length, struct rsp_sndrcvinfo* sinfo,
                     int* msg_flags);
-/* RSPLIB forms: timeout in ms, -1 forever (receive). Send: sctp_flags SCTP_UNORDERED (1) is
- * honoured, other flags and timeout_ms are ignored (the call never waits for the network). */
+/* RSPLIB forms: timeout_ms -1 forever, 0 non-blocking (a send waits only for room in a full
+ * send queue); PPIDs in network byte order, as RSPLIB's. Send: sctp_flags SCTP_UNORDERED (1)
+ * is honoured, other sctp_flags are ignored. */
 ssize_t rsp_sendmsg_rsplib(int fd, const void* data, size_t length, unsigned int msg_flags,
                            rserpool_session_t session, uint32_t ppid, uint16_t stream,
                            uint32_t time_to_live, uint16_t sctp_flags, int timeout_ms);
