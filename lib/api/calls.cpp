@@ -75,6 +75,7 @@ asap::SessionOptions session_options(const Socket& s) {
     default: o.confirmation = asap::Confirmation::ReplyConfirmsOldest;
   }
   o.connect_now = true;
+  o.max_queued_bytes = s.options().send_queue_limit;  // RSP_SNDBUF
   return o;
 }
 

@@ -58,7 +58,7 @@ void Socket::push_received(QueuedItem item) {
   push(std::move(item));
   {
     std::lock_guard lock(mutex_);
-    if (receiving_paused_ || closed_ || queued_bytes_ <= kReceiveLimit) return;
+    if (receiving_paused_ || closed_ || queued_bytes_ <= options_.receive_limit) return;
     receiving_paused_ = true;
   }
   if (auto* endpoint = data_endpoint()) endpoint->pause_receiving(true);
@@ -68,7 +68,7 @@ void Socket::resume_receiving() {
   {
     std::lock_guard lock(mutex_);
     resume_posted_ = false;
-    if (!receiving_paused_ || queued_bytes_ > kReceiveLimit / 2) return;
+    if (!receiving_paused_ || queued_bytes_ > options_.receive_limit / 2) return;
     receiving_paused_ = false;
   }
   if (auto* endpoint = data_endpoint()) endpoint->pause_receiving(false);
@@ -144,7 +144,7 @@ std::optional<Socket::Piece> Socket::pop(void* buffer, std::size_t length,
     // Copied out: the storage serves a later received message (transport/payload_pool.hpp).
     transport::recycle_payload(std::move(item.data));
     queue_.pop_front();
-    if (receiving_paused_ && !resume_posted_ && queued_bytes_ <= kReceiveLimit / 2) {
+    if (receiving_paused_ && !resume_posted_ && queued_bytes_ <= options_.receive_limit / 2) {
       resume_posted_ = true;
       piece.resume_receiving = true;
     }

@@ -57,6 +57,8 @@ struct SocketOptions {
   std::optional<int> profile;
   std::optional<rserpool_session_parameters> association;
   std::optional<std::chrono::milliseconds> stale_cache;
+  std::size_t send_queue_limit = std::size_t{1} << 20;  // RSP_SNDBUF: asap max_queued_bytes
+  std::size_t receive_limit = std::size_t{1} << 20;     // RSP_RCVBUF: Socket's flow control
 };
 
 class Socket : public std::enable_shared_from_this<Socket> {
@@ -85,11 +87,10 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void mark_closed();
   bool closed() const;
 
-  // Receive flow control: a socket whose queue holds more than kReceiveLimit bytes stops taking
-  // messages from its transport (transport::Endpoint::pause_receiving), so that a peer sending
-  // faster than the application reads is slowed down by SCTP instead of growing this queue;
-  // it takes them again once the application has read it down to half.
-  static constexpr std::size_t kReceiveLimit = std::size_t{1} << 20;
+  // Receive flow control: a socket whose queue holds more than its RSP_RCVBUF (1 MiB) stops
+  // taking messages from its transport (transport::Endpoint::pause_receiving), so that a peer
+  // sending faster than the application reads is slowed down by SCTP instead of growing this
+  // queue; it takes them again once the application has read it down to half.
   // Lease holder, in a message handler: queues a received message and pauses the transport when
   // the queue is over the limit.
   void push_received(QueuedItem item);

@@ -32,6 +32,8 @@ int normalise(int level, int optname) {
   if (level == SOL_RSERPOOL) return optname;
   if (level == SOL_SOCKET && optname == SO_RCVTIMEO) return RSP_RCVTIMEO;
   if (level == SOL_SOCKET && optname == SO_SNDTIMEO) return RSP_SNDTIMEO;
+  if (level == SOL_SOCKET && optname == SO_SNDBUF) return RSP_SNDBUF;
+  if (level == SOL_SOCKET && optname == SO_RCVBUF) return RSP_RCVBUF;
   return 0;
 }
 
@@ -87,6 +89,15 @@ int rsp_setsockopt(int fd, int level, int optname, const void* optval, socklen_t
       });
       return 0;
     }
+    case RSP_SNDBUF:
+    case RSP_RCVBUF: {
+      int bytes = 0;
+      if (!read_value(optval, optlen, bytes) || bytes < 1) return fail(EINVAL);
+      s->update_options([&](SocketOptions& o) {
+        (option == RSP_SNDBUF ? o.send_queue_limit : o.receive_limit) = static_cast<std::size_t>(bytes);
+      });
+      return 0;
+    }
     case RSP_ASSOC_PARAMS: {
       rserpool_session_parameters p{};
       if (!read_value(optval, optlen, p)) return fail(EINVAL);
@@ -123,6 +134,8 @@ int rsp_getsockopt(int fd, int level, int optname, void* optval, socklen_t* optl
     case RSP_FAILOVER_POLICY: return write_value(optval, optlen, o.failover_policy);
     case RSP_CONFIRMATION: return write_value(optval, optlen, o.confirmation);
     case RSP_NONBLOCK: return write_value(optval, optlen, static_cast<int>(o.nonblocking));
+    case RSP_SNDBUF: return write_value(optval, optlen, static_cast<int>(o.send_queue_limit));
+    case RSP_RCVBUF: return write_value(optval, optlen, static_cast<int>(o.receive_limit));
     case RSP_PROFILE: return write_value(optval, optlen, o.profile.value_or(RSP_PROFILE_DEFAULT));
     case RSP_STALE_CACHE: {
       const auto ms = r->call([&] { return context_for(*r, *s)->config().timers.stale_cache; });

@@ -212,6 +212,25 @@ TEST_CASE("socket options round-trip and reject bad values") {
   REQUIRE(rsp_getsockopt(fd, SOL_RSERPOOL, RSP_EVENTS, &back, &len) == 0);
   CHECK(back.rsp_session_change_event == 1);
 
+  // RSP_SNDBUF / RSP_RCVBUF (also SOL_SOCKET's SO_SNDBUF / SO_RCVBUF): 1 MiB by default.
+  int bytes = 0;
+  len = sizeof bytes;
+  REQUIRE(rsp_getsockopt(fd, SOL_RSERPOOL, RSP_SNDBUF, &bytes, &len) == 0);
+  CHECK(bytes == 1 << 20);
+  REQUIRE(rsp_getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, &len) == 0);
+  CHECK(bytes == 1 << 20);
+  const int small = 65536;
+  REQUIRE(rsp_setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small) == 0);
+  REQUIRE(rsp_setsockopt(fd, SOL_RSERPOOL, RSP_RCVBUF, &small, sizeof small) == 0);
+  REQUIRE(rsp_getsockopt(fd, SOL_RSERPOOL, RSP_SNDBUF, &bytes, &len) == 0);
+  CHECK(bytes == small);
+  REQUIRE(rsp_getsockopt(fd, SOL_RSERPOOL, RSP_RCVBUF, &bytes, &len) == 0);
+  CHECK(bytes == small);
+  const int none = 0;
+  errno = 0;
+  CHECK(rsp_setsockopt(fd, SOL_RSERPOOL, RSP_RCVBUF, &none, sizeof none) == -1);
+  CHECK(errno == EINVAL);
+
   int bad = 7;
   errno = 0;
   CHECK(rsp_setsockopt(fd, SOL_RSERPOOL, RSP_FAILOVER_POLICY, &bad, sizeof bad) == -1);

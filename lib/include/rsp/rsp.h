@@ -384,6 +384,10 @@ void rsp_print_notification(const union rserpool_notification* notification, FIL
 #define RSP_PROFILE          8 /* int: RSP_PROFILE_*; before connect/register                */
 #define RSP_STALE_CACHE      9 /* unsigned int ms; before connect                            */
 #define RSP_NONBLOCK        10 /* int: rsp_recvmsg/rsp_recv never block                      */
+#define RSP_SNDBUF          11 /* int bytes: a PU session's queue beyond its association's    */
+                               /* send buffer (default 1 MiB); for sessions opened afterwards */
+#define RSP_RCVBUF          12 /* int bytes: unread messages beyond which the socket stops    */
+                               /* taking more from SCTP (default 1 MiB)                       */
 
 struct rsp_event_subscribe {
   uint8_t rsp_session_change_event; /* default off */
