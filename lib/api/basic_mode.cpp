@@ -228,13 +228,8 @@ unsigned int rsp_pe_registration(const unsigned char* pool_handle, size_t pool_h
   const PoolHandle pool = pool_handle_of(pool_handle, pool_handle_size);
   auto promise = std::make_shared<std::promise<int>>();
   auto future = promise->get_future();
-  // Runtime::call may run this on the io lease holder's thread: the error comes back as a
-  // value and errno is set here, in the caller's thread.
-  struct Created {
-    PoolElementId id = 0;
-    int error = 0;
-  };
-  const Created created_pe = r->call([&]() -> Created {
+  // Runtime::call brings an errno set on the lease holder's thread back to this one.
+  const PoolElementId id = r->call([&]() -> PoolElementId {
     asap::PoolElementOptions options;
     options.pool_handle = pool;
     options.policy = policy_from_loadinfo(loadinfo);
@@ -256,16 +251,15 @@ unsigned int rsp_pe_registration(const unsigned char* pool_handle, size_t pool_h
       }
     };
     auto created = asap::PoolElement::create(r->context(), std::move(options), std::move(handlers));
-    if (!created) return {0, to_errno(created.error())};
+    if (!created) {
+      errno = to_errno(created.error());
+      return 0;
+    }
     const PoolElementId pe = (*created)->id();
     r->sidecar_elements[{pool, pe}] = std::move(*created);
-    return {pe, 0};
+    return pe;
   });
-  if (created_pe.id == 0) {
-    errno = created_pe.error;
-    return 0;
-  }
-  const PoolElementId id = created_pe.id;
+  if (id == 0) return 0;
   if ((flags & REGF_DONTWAIT) != 0) return id;
   r->about_to_block();
   const int error = future.get();
