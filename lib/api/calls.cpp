@@ -204,6 +204,7 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
     send.lifetime = milliseconds(sinfo->rinfo_timetolive);
   }
   send.unordered = (info_flags & RSP_UNORDERED) != 0;
+  const bool addressed = (info_flags & (RSP_PE_HANDLE | RSP_POOL_HANDLE)) != 0;
   send.failover_allowed = (info_flags & RSP_FAILOVER_NOT_ALLOWED) == 0 &&
                           (flags & FAILOVER_NOT_ALLOWED) == 0 &&
                           options.failover_policy != RSP_FAILOVER_POLICY_NOT_ALLOWED;
@@ -224,7 +225,7 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
     const auto payload = bytes_of(data, length);
     if (s->pool_element) {
       // A PE answers its sessions; it does not address PEs or pools (draft §2.1 is the PU's).
-      if ((info_flags & (RSP_PE_HANDLE | RSP_POOL_HANDLE)) != 0) return EINVAL;
+      if (addressed) return EINVAL;
       const auto session = pe_session(*s, sinfo != nullptr ? sinfo->rinfo_session : 0);
       if (!session) return EDESTADDRREQ;
       auto sent = s->pool_element->send(*session, payload, send);
@@ -256,8 +257,7 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
   };
   // The destination is known to exist: a PE's named session, a PU's own session that is not
   // in the Failed state.
-  const bool pe_fast = s->registered_pe && sinfo != nullptr && sinfo->rinfo_session != 0 &&
-                       (info_flags & (RSP_PE_HANDLE | RSP_POOL_HANDLE)) == 0;
+  const bool pe_fast = s->registered_pe && sinfo != nullptr && sinfo->rinfo_session != 0 && !addressed;
   const bool pu_fast = !s->registered_pe && s->connected_session != asap::kNoSession &&
                        !s->session_failed && !pool &&
                        (sinfo == nullptr || sinfo->rinfo_session == 0 ||
@@ -344,14 +344,7 @@ ssize_t send_impl(int fd, const void* data, std::size_t length, const rsp_sndrcv
       waiting.emplace();
     }
     if (Clock::now() >= *deadline) return fail(EAGAIN);
-    switch (r->run_io_briefly(*deadline, *waiting)) {
-      case Runtime::Wait::Interrupted: return fail(EINTR);
-      case Runtime::Wait::Busy:
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        if (waiting->interrupted()) return fail(EINTR);
-        break;
-      default: break;
-    }
+    if (r->run_io_briefly(*deadline, *waiting) == Runtime::Wait::Interrupted) return fail(EINTR);
   }
 }
 
@@ -597,10 +590,8 @@ int rsp_close(int fd) {
   if (shutting_down) {
     const SignalDeferral signals;
     const auto deadline = std::chrono::steady_clock::now() + kCloseShutdownBound;
-    while (std::chrono::steady_clock::now() < deadline && r->call(associations_left)) {
-      if (r->run_io_briefly(deadline, signals) == Runtime::Wait::Busy)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
+    while (std::chrono::steady_clock::now() < deadline && r->call(associations_left))
+      (void)r->run_io_briefly(deadline, signals);
   }
   r->call([&] {
     s->pool_element.reset();

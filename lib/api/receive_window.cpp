@@ -65,10 +65,16 @@ Runtime::Wait Runtime::run_until_readable(Socket& socket,
 
 Runtime::Wait Runtime::run_io_briefly(std::chrono::steady_clock::time_point deadline,
                                       const SignalDeferral& signals) {
-  IoLease::Guard guard = lease_.take();
-  if (!guard.held()) return Wait::Busy;
-  io_.run_one_until(std::min(deadline, std::chrono::steady_clock::now() + kSignalCheck));
-  lease_.note_io_ran();
+  {
+    IoLease::Guard guard = lease_.take();
+    if (guard.held()) {
+      io_.run_one_until(std::min(deadline, std::chrono::steady_clock::now() + kSignalCheck));
+      lease_.note_io_ran();
+    } else {
+      // Another application thread runs the io: give it a moment.
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
   return signals.interrupted() ? Wait::Interrupted : Wait::WindowOver;
 }
 

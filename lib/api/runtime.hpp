@@ -57,7 +57,7 @@ struct SocketOptions {
   std::optional<int> profile;
   std::optional<rserpool_session_parameters> association;
   std::optional<std::chrono::milliseconds> stale_cache;
-  std::size_t send_queue_limit = std::size_t{1} << 20;  // RSP_SNDBUF: asap max_queued_bytes
+  std::size_t send_queue_limit = asap::SessionOptions::kDefaultMaxQueuedBytes;  // RSP_SNDBUF
   std::size_t receive_limit = std::size_t{1} << 20;     // RSP_RCVBUF: Socket's flow control
 };
 
@@ -214,9 +214,10 @@ class Runtime {
   Wait run_until_readable(Socket& socket, std::chrono::steady_clock::time_point deadline,
                           const SignalDeferral& signals);
   static constexpr std::chrono::milliseconds kReceiveWindow{20};
-  // A blocking send whose session queue is full: runs the io in this thread for up to 10 ms
-  // (or until `deadline`) so that the association can take queued messages; Interrupted when
-  // a signal the caller takes is pending, Busy when another application thread holds the lease.
+  // A call that waits for the io to make progress (a blocking send whose session queue is full,
+  // rsp_close's graceful shutdown): runs the io in this thread for up to 10 ms (or until
+  // `deadline`), or sleeps 1 ms while another application thread holds the lease and runs it;
+  // Interrupted when a signal the caller takes is pending, else WindowOver.
   Wait run_io_briefly(std::chrono::steady_clock::time_point deadline, const SignalDeferral& signals);
   // Tests: a longer window makes the fast path observable (signals, close from another thread).
   void set_receive_window(std::chrono::milliseconds window) { receive_window_ms_ = window.count(); }

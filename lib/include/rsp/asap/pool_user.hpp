@@ -111,7 +111,7 @@ struct PoolUserEvent {
   SessionId session = kNoSession;
   std::optional<PoolElementId> pool_element;  // the PE concerned (SessionAdded: first PE)
   FailoverReport report;                       // Failover*
-  std::optional<AsapError> error;              // FailoverFailed, SessionRemoved after an error
+  std::optional<AsapError> error;              // FailoverNecessary (why), FailoverFailed
   std::optional<TransportAddress> registrar;   // Registrar*
   std::optional<wire::asap::BusinessCard> business_card;
   // FailoverNecessary: the PE ended the association gracefully (SCTP SHUTDOWN, RFC 4960 §9.2),
